@@ -1,0 +1,122 @@
+"""Network definitions, a name registry for checkpoints, and weight initialisation.
+
+Every model takes only plain keyword arguments (JSON-friendly) and keeps them in ``net.config``,
+so a checkpoint can store ``model_spec(net)`` = ``(name, kwargs)`` and ``build_model(name, kwargs)``
+rebuilds the same architecture.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from torch import nn
+
+from .attention import SelfAttention
+from .colornet import ColorNet
+from .labgan import CNNDiscriminator, ResidualGenerator, ResNet18Discriminator
+from .patchgan import PatchDiscriminator
+from .regressor import MeanChromaRegressor
+from .unet import UnetBlock, UnetGenerator
+
+GENERATORS: dict[str, type[nn.Module]] = {
+    "regressor": MeanChromaRegressor,
+    "colornet": ColorNet,
+    "residual": ResidualGenerator,
+    "unet": UnetGenerator,
+}
+DISCRIMINATORS: dict[str, type[nn.Module]] = {
+    "cnn": CNNDiscriminator,
+    "resnet18": ResNet18Discriminator,
+    "patchgan": PatchDiscriminator,
+}
+MODELS: dict[str, type[nn.Module]] = {**GENERATORS, **DISCRIMINATORS}
+
+# Models whose source initialises weights with normal(0, 0.02) (pix2pix; the DCGAN-style Lab GAN).
+# The faces models and the ResNet-18 keep PyTorch's / torchvision's default initialisation.
+SOURCE_INIT = frozenset({"unet", "patchgan", "residual", "cnn"})
+
+
+def init_weights(net: nn.Module, gain: float = 0.02) -> nn.Module:
+    """pix2pix initialisation, in place: conv weights ~ N(0, gain), norm weights ~ N(1, gain),
+    their biases 0. Linear layers and SelfAttention's gamma are left as they are."""
+    for module in net.modules():
+        if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
+            nn.init.normal_(module.weight, 0.0, gain)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, (nn.BatchNorm2d, nn.InstanceNorm2d)) and module.weight is not None:
+            nn.init.normal_(module.weight, 1.0, gain)
+            nn.init.zeros_(module.bias)
+    return net
+
+
+def count_parameters(net: nn.Module, trainable_only: bool = False) -> int:
+    """Number of parameters (all, or only those with requires_grad)."""
+    return sum(p.numel() for p in net.parameters() if p.requires_grad or not trainable_only)
+
+
+def build_model(name: str, kwargs: Mapping[str, Any] | None = None) -> nn.Module:
+    """Instantiate ``MODELS[name](**kwargs)`` with default (PyTorch) initialisation."""
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; known models: {', '.join(MODELS)}")
+    try:
+        return MODELS[name](**dict(kwargs or {}))
+    except TypeError as err:
+        raise TypeError(
+            f"build_model({name!r}): bad arguments {dict(kwargs or {})}: {err}"
+        ) from err
+
+
+def model_spec(net: nn.Module) -> tuple[str, dict[str, Any]]:
+    """The ``(name, kwargs)`` pair that ``build_model`` turns back into ``net``'s architecture."""
+    for name, cls in MODELS.items():
+        if type(net) is cls:
+            return name, dict(net.config)
+    raise ValueError(f"{type(net).__name__} is not a registered model ({', '.join(MODELS)})")
+
+
+def _define(
+    table: Mapping[str, type[nn.Module]], kind: str, name: str, init: bool | None, kwargs: dict
+) -> nn.Module:
+    if name not in table:
+        raise ValueError(f"unknown {kind} {name!r}; known: {', '.join(table)}")
+    net = build_model(name, kwargs)
+    use_init = name in SOURCE_INIT if init is None else init
+    if use_init:
+        init_weights(net)
+    return net
+
+
+def define_G(name: str, init: bool | None = None, **kwargs: Any) -> nn.Module:
+    """Build a generator (or the regressor) by name; ``init`` None = the source's initialisation
+    (normal(0, 0.02) for the GANs, PyTorch default otherwise), True/False to force it."""
+    return _define(GENERATORS, "generator", name, init, kwargs)
+
+
+def define_D(name: str, init: bool | None = None, **kwargs: Any) -> nn.Module:
+    """Build a discriminator by name; ``init`` as in ``define_G``."""
+    return _define(DISCRIMINATORS, "discriminator", name, init, kwargs)
+
+
+__all__ = [
+    "CNNDiscriminator",
+    "ColorNet",
+    "DISCRIMINATORS",
+    "GENERATORS",
+    "MODELS",
+    "MeanChromaRegressor",
+    "PatchDiscriminator",
+    "ResNet18Discriminator",
+    "ResidualGenerator",
+    "SOURCE_INIT",
+    "SelfAttention",
+    "UnetBlock",
+    "UnetGenerator",
+    "build_model",
+    "count_parameters",
+    "define_D",
+    "define_G",
+    "init_weights",
+    "model_spec",
+]

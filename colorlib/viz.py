@@ -1,0 +1,185 @@
+"""Figures the notebooks and the report show. Each function returns a matplotlib Figure."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import torch
+from matplotlib.figure import Figure
+from PIL import Image
+
+from colorlib import color
+
+
+def to_numpy(image: torch.Tensor | np.ndarray) -> np.ndarray:
+    """uint8 (3, H, W) tensor or (H, W, 3) array -> (H, W, 3) array."""
+    if isinstance(image, torch.Tensor):
+        return image.permute(1, 2, 0).cpu().numpy()
+    return np.asarray(image)
+
+
+def image_grid(
+    rows: Mapping[str, Sequence[torch.Tensor | np.ndarray]],
+    col_titles: Sequence[str] | None = None,
+    cell: float = 2.2,
+) -> Figure:
+    """A grid with one row per entry of `rows` (its name on the left), images in columns."""
+    names = list(rows)
+    ncols = max(len(v) for v in rows.values())
+    first = to_numpy(rows[names[0]][0])
+    aspect = first.shape[1] / first.shape[0]
+    fig, axes = plt.subplots(
+        len(names), ncols, figsize=(cell * aspect * ncols, cell * len(names)), squeeze=False
+    )
+    for r, name in enumerate(names):
+        for c in range(ncols):
+            ax = axes[r][c]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            for spine in ax.spines.values():
+                spine.set_visible(False)
+            if c < len(rows[name]):
+                ax.imshow(to_numpy(rows[name][c]))
+            if c == 0:
+                ax.set_ylabel(name, fontsize=9)
+            if r == 0 and col_titles is not None and c < len(col_titles):
+                ax.set_title(col_titles[c], fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def lab_channels(image: torch.Tensor) -> Figure:
+    """An image and its L, a*, b* channels, each with its own colour scale."""
+    lab = color.rgb_to_lab(color.to_float(image)[None])[0].numpy()
+    fig, axes = plt.subplots(1, 4, figsize=(13, 3))
+    axes[0].imshow(to_numpy(image))
+    axes[0].set_title("RGB")
+    panels = [
+        ("L* (lightness, 0..100)", lab[0], "gray", (0, 100)),
+        ("a* (green - red)", lab[1], "RdYlGn_r", (-60, 60)),
+        ("b* (blue - yellow)", lab[2], "YlGnBu_r", (-60, 60)),
+    ]
+    for ax, (title, data, cmap, (lo, hi)) in zip(axes[1:], panels, strict=True):
+        shown = ax.imshow(data, cmap=cmap, vmin=lo, vmax=hi)
+        ax.set_title(title)
+        fig.colorbar(shown, ax=ax, fraction=0.046)
+    for ax in axes:
+        ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def loss_curves(
+    history: pd.DataFrame, columns: Sequence[str] | None = None, title: str = "", log: bool = False
+) -> Figure:
+    """Per-epoch curves of the named history columns (default: every loss column)."""
+    columns = list(columns) if columns else [c for c in history if "loss" in c]
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for name in columns:
+        ax.plot(history["epoch"], history[name], marker="o", ms=3, label=name)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    if log:
+        ax.set_yscale("log")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def early_stopping_curve(history: pd.DataFrame, patience: int, title: str = "") -> Figure:
+    """Train and validation loss with the best epoch and the stop marked."""
+    fig = loss_curves(history, ["loss", "val_loss"], title=title)
+    ax = fig.axes[0]
+    best = int(history.loc[history["val_loss"].idxmin(), "epoch"])
+    ax.axvline(best, color="green", ls="--", lw=1, label=f"best epoch {best}")
+    last = int(history["epoch"].iloc[-1])
+    ax.axvline(last, color="red", ls=":", lw=1, label=f"stopped after {last} (patience {patience})")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def scatter_true_vs_pred(true: np.ndarray, pred: np.ndarray, labels=("a*", "b*")) -> Figure:
+    """Predicted against true values per output, with the identity line."""
+    fig, axes = plt.subplots(1, len(labels), figsize=(4 * len(labels), 3.8))
+    for i, (ax, name) in enumerate(zip(np.atleast_1d(axes), labels, strict=True)):
+        ax.scatter(true[:, i], pred[:, i], s=18, alpha=0.8)
+        lo = float(min(true[:, i].min(), pred[:, i].min())) - 1
+        hi = float(max(true[:, i].max(), pred[:, i].max())) + 1
+        ax.plot([lo, hi], [lo, hi], "k--", lw=1)
+        ax.set_xlabel(f"true mean {name}")
+        ax.set_ylabel(f"predicted mean {name}")
+        ax.set_aspect("equal")
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def snapshots(folder: str | Path, max_rows: int = 6) -> Figure:
+    """The fixed images colorized after each saved epoch (see `inference.Snapshots`)."""
+    files = sorted(Path(folder).glob("epoch_*.png"))
+    if not files:
+        raise FileNotFoundError(f"no epoch_*.png snapshots in {folder}")
+    if len(files) > max_rows:  # keep first, last and evenly spaced ones between
+        keep = np.linspace(0, len(files) - 1, max_rows).round().astype(int)
+        files = [files[i] for i in sorted(set(keep))]
+    strips = [np.asarray(Image.open(f).convert("RGB")) for f in files]
+    h, w = strips[0].shape[:2]
+    fig, axes = plt.subplots(len(strips), 1, figsize=(min(2.0 * w / h, 14), 2.0 * len(strips)))
+    for ax, strip, f in zip(np.atleast_1d(axes), strips, files, strict=True):
+        ax.imshow(strip)
+        ax.set_ylabel(f"epoch {int(f.stem.split('_')[1])}", fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.tight_layout()
+    return fig
+
+
+def attention_maps(
+    image: torch.Tensor, attention: torch.Tensor, points: Sequence[tuple[int, int]]
+) -> Figure:
+    """Where a self-attention layer looks from a few query positions.
+
+    `attention` is (N, N) for one image, N = side * side positions of the layer's feature map;
+    row q is the softmax over all positions for query q. `points` are (row, col) fractions
+    of the feature map scaled to its side.
+    """
+    n = attention.shape[-1]
+    side = int(round(n**0.5))
+    img = to_numpy(image)
+    fig, axes = plt.subplots(1, len(points) + 1, figsize=(3 * (len(points) + 1), 3))
+    axes[0].imshow(img)
+    axes[0].set_title("input")
+    for ax, (r, c) in zip(axes[1:], points, strict=True):
+        weights = attention[r * side + c].reshape(side, side).cpu().numpy()
+        ax.imshow(img, alpha=0.45)
+        ax.imshow(
+            weights,
+            cmap="inferno",
+            alpha=0.65,
+            extent=(0, img.shape[1], img.shape[0], 0),
+        )
+        y = (r + 0.5) * img.shape[0] / side
+        x = (c + 0.5) * img.shape[1] / side
+        ax.plot(x, y, "c+", ms=14, mew=2)
+        ax.set_title(f"query ({r}, {c})")
+    for ax in axes:
+        ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def metric_bars(table: pd.DataFrame, columns: Sequence[str]) -> Figure:
+    """One bar chart per metric column, methods on the x axis."""
+    fig, axes = plt.subplots(1, len(columns), figsize=(3.3 * len(columns), 3.2))
+    for ax, name in zip(np.atleast_1d(axes), columns, strict=True):
+        ax.bar(table.index.astype(str), table[name], color="tab:blue")
+        ax.set_title(name)
+        ax.tick_params(axis="x", rotation=60, labelsize=7)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,153 @@
+"""The training engine: resume, NaN detection, early stopping, history, best checkpoint."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from colorlib.engine import (
+    NonFiniteLossError,
+    Trainer,
+    load_best,
+    supervised_evaluator,
+    supervised_step,
+)
+
+
+class ToyLoader:
+    """Batches of (L, ab) that depend on the epoch, like colorlib's BatchLoader."""
+
+    def __init__(self, n_batches: int = 4, seed: int = 0) -> None:
+        self.n_batches, self.seed, self.epoch = n_batches, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.n_batches
+
+    def __iter__(self):
+        g = torch.Generator().manual_seed(self.seed * 1000 + self.epoch)
+        for _ in range(self.n_batches):
+            L = torch.rand(4, 1, 8, 8, generator=g) * 2 - 1
+            yield {"L": L, "ab": 0.3 * L.repeat(1, 2, 1, 1) + 0.1}
+
+
+def make_net(seed: int = 0) -> nn.Module:
+    torch.manual_seed(seed)
+    # Dropout makes the result depend on the global RNG, which resume must restore.
+    return nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.Dropout(0.2), nn.Conv2d(4, 2, 1))
+
+
+def make_trainer(net, run_dir, max_epochs, **kwargs) -> Trainer:
+    opt = torch.optim.Adam(net.parameters(), lr=1e-2)
+    step = supervised_step(net, opt, nn.MSELoss())
+    return Trainer(
+        step,
+        to_save={"model": net, "optimizer": opt},
+        run_dir=run_dir,
+        max_epochs=max_epochs,
+        seed=3,
+        progress=False,
+        **kwargs,
+    )
+
+
+def test_interrupted_run_resumes_to_the_same_result(tmp_path):
+    straight = make_net()
+    result = make_trainer(straight, tmp_path / "straight", 4).fit(ToyLoader())
+    assert result.epochs_run == 4 and result.resumed_from == 0
+
+    # Simulate a kill after epoch 2: a first process runs 2 epochs, a second one (fresh
+    # objects, same run folder) is asked for 4 and must pick up at epoch 3.
+    make_trainer(make_net(), tmp_path / "resumed", 2).fit(ToyLoader())
+    net = make_net(seed=99)  # different init: everything must come from the checkpoint
+    resumed = make_trainer(net, tmp_path / "resumed", 4).fit(ToyLoader())
+    assert resumed.resumed_from == 2
+    assert resumed.epochs_run == 4
+    for a, b in zip(straight.state_dict().values(), net.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    pd_straight = result.history.drop(columns="seconds")
+    pd_resumed = resumed.history.drop(columns="seconds")
+    assert pd_straight.equals(pd_resumed)
+    # Only one 'last' checkpoint is kept.
+    assert len(list((tmp_path / "resumed" / "checkpoints").glob("last_checkpoint_*.pt"))) == 1
+    assert (tmp_path / "resumed" / "history.csv").read_text().count("\n") == 5
+
+
+def test_nan_loss_stops_with_a_clear_message(tmp_path):
+    net = make_net()
+    opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    calls = {"n": 0}
+
+    def loss_fn(pred, target):
+        calls["n"] += 1
+        loss = nn.functional.mse_loss(pred, target)
+        return loss * float("nan") if calls["n"] == 6 else loss
+
+    trainer = Trainer(
+        supervised_step(net, opt, loss_fn),
+        to_save={"model": net, "optimizer": opt},
+        run_dir=tmp_path,
+        max_epochs=3,
+        progress=False,
+    )
+    with pytest.raises(NonFiniteLossError, match=r"loss 'loss' became nan at epoch 2, iteration 6"):
+        trainer.fit(ToyLoader())
+    # The epoch-1 checkpoint survives and the failed epoch wrote nothing.
+    assert [p.name for p in (tmp_path / "checkpoints").glob("last_*")] == ["last_checkpoint_4.pt"]
+
+
+class WorseningEvaluatorLoader(ToyLoader):
+    """A validation set whose targets drift each epoch, so the val loss rises after epoch 1."""
+
+    calls = 0
+
+    def __iter__(self):
+        self.calls += 1
+        drift = 5.0 * (self.calls - 1)
+        for batch in super().__iter__():
+            yield {"L": batch["L"], "ab": batch["ab"] + drift}
+
+
+def test_early_stopping_stops_after_patience_and_keeps_best(tmp_path):
+    net = make_net()
+    val = WorseningEvaluatorLoader(n_batches=1, seed=7)
+    trainer = make_trainer(
+        net,
+        tmp_path,
+        20,
+        evaluator=supervised_evaluator(net, nn.MSELoss()),
+        val_loader=val,
+        patience=2,
+        keep_best="model",
+    )
+    result = trainer.fit(ToyLoader())
+    # Best at epoch 1, then two epochs without improvement: stop after epoch 3.
+    assert result.epochs_run == 3
+    assert result.stopped_early
+    assert list(result.history["val_loss"]) == sorted(result.history["val_loss"])
+    assert result.best_checkpoint is not None and "best_model_1_" in result.best_checkpoint.name
+    load_best(make_net(1), result.best_checkpoint)
+    # Rerunning a stopped run does not train further.
+    again = make_trainer(
+        make_net(),
+        tmp_path,
+        20,
+        evaluator=supervised_evaluator(net, nn.MSELoss()),
+        val_loader=val,
+        patience=2,
+        keep_best="model",
+    ).fit(ToyLoader())
+    assert again.epochs_run == 3 and again.resumed_from == 3
+
+
+def test_trainer_rejects_inconsistent_arguments(tmp_path):
+    net = make_net()
+    opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    step = supervised_step(net, opt, nn.MSELoss())
+    with pytest.raises(ValueError, match="max_epochs"):
+        Trainer(step, to_save={"model": net}, run_dir=tmp_path, max_epochs=0)
+    with pytest.raises(ValueError, match="patience needs an evaluator"):
+        Trainer(step, to_save={"model": net}, run_dir=tmp_path, max_epochs=2, patience=3)

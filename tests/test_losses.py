@@ -1,0 +1,166 @@
+"""GANLoss targets and criteria, set_requires_grad, and PerceptualLoss weight loading."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+import torchvision
+from torch import nn
+from torch.nn import functional as F
+
+from colorlib.losses import VGG16_FILE, GANLoss, PerceptualLoss, set_requires_grad
+
+# ---------------------------------------------------------------- GANLoss
+
+
+def test_gan_loss_targets_follow_prediction() -> None:
+    loss = GANLoss()
+    pred = torch.randn(2, 1, 5, 7, dtype=torch.float64)
+    real, fake = loss.target(pred, True), loss.target(pred, False)
+    assert real.shape == pred.shape and real.dtype == torch.float64
+    assert torch.equal(real, torch.ones_like(pred))
+    assert torch.equal(fake, torch.zeros_like(pred))
+    custom = GANLoss(real_label=0.8, fake_label=0.2)
+    assert torch.all(custom.target(pred, True) == 0.8)
+    assert torch.all(custom.target(pred, False) == 0.2)
+
+
+def test_gan_loss_modes() -> None:
+    logits = torch.randn(4, 1, 3, 3)
+    vanilla = GANLoss("vanilla")
+    expected_real = -F.logsigmoid(logits).mean()
+    expected_fake = -F.logsigmoid(-logits).mean()
+    assert torch.allclose(vanilla(logits, True), expected_real)
+    assert torch.allclose(vanilla.loss(logits, False), expected_fake)
+
+    lsgan = GANLoss("lsgan")
+    assert torch.allclose(lsgan(logits, True), ((logits - 1) ** 2).mean())
+    assert torch.allclose(lsgan(logits, False), (logits**2).mean())
+
+    probs = torch.rand(4, 1).clamp(0.05, 0.95)
+    bce = GANLoss(from_probabilities=True)
+    assert torch.allclose(bce(probs, True), -torch.log(probs).mean())
+    assert torch.allclose(bce(probs, False), -torch.log(1 - probs).mean())
+
+
+def test_gan_loss_smoothing_draws_one_label_per_call() -> None:
+    loss = GANLoss(from_probabilities=True, smoothing=((0.9, 1.0), (0.0, 0.1)))
+    pred = torch.rand(8, 1)
+    reals = [loss.target(pred, True) for _ in range(50)]
+    fakes = [loss.target(pred, False) for _ in range(50)]
+    for target in reals + fakes:
+        assert torch.all(target == target.flatten()[0])  # one value for the whole batch
+    real_values = torch.stack([t[0, 0] for t in reals])
+    fake_values = torch.stack([t[0, 0] for t in fakes])
+    assert real_values.min() >= 0.9 and real_values.max() <= 1.0
+    assert fake_values.min() >= 0.0 and fake_values.max() <= 0.1
+    assert real_values.unique().numel() > 40  # drawn afresh each call
+    torch.manual_seed(3)
+    first = loss.label(True)
+    torch.manual_seed(3)
+    assert loss.label(True) == first
+
+
+def test_gan_loss_rejects_bad_arguments() -> None:
+    with pytest.raises(ValueError, match="mode"):
+        GANLoss("wgan")
+    with pytest.raises(ValueError, match="smoothing"):
+        GANLoss(smoothing=((1.0, 0.9), (0.0, 0.1)))
+    with pytest.raises(ValueError, match="smoothing"):
+        GANLoss(smoothing=((0.9, 1.0),))
+
+
+def test_set_requires_grad() -> None:
+    a, b = nn.Linear(2, 2), nn.Conv2d(1, 1, 1)
+    set_requires_grad(a, False)
+    assert not any(p.requires_grad for p in a.parameters())
+    set_requires_grad([a, None, b], False)
+    assert not any(p.requires_grad for p in b.parameters())
+    set_requires_grad([a, b], True)
+    assert all(p.requires_grad for p in [*a.parameters(), *b.parameters()])
+
+
+# ---------------------------------------------------------------- PerceptualLoss
+
+
+@pytest.fixture
+def empty_hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    hub = tmp_path / "hub"
+    hub.mkdir()
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(hub))
+    return hub
+
+
+def _random_vgg16_features() -> dict[str, torch.Tensor]:
+    """A random state_dict with the key names and shapes of torchvision's vgg16().features."""
+    with torch.device("meta"):
+        reference = torchvision.models.vgg16(weights=None).features.state_dict()
+    generator = torch.Generator().manual_seed(7)
+    return {k: torch.randn(v.shape, generator=generator) for k, v in reference.items()}
+
+
+def test_perceptual_random_without_weights(empty_hub: Path) -> None:
+    loss = PerceptualLoss()
+    assert loss.pretrained is False
+    assert "random" in loss.status and str(empty_hub) in loss.status
+    assert len(loss.features) == 16  # truncated after relu3_3
+    assert not any(p.requires_grad for p in loss.parameters())
+
+
+def test_perceptual_loads_full_state_dict(tmp_path: Path, empty_hub: Path) -> None:
+    features = _random_vgg16_features()
+    path = tmp_path / "vgg.pth"
+    # the layout of a full vgg16 state_dict (the classifier part is not needed)
+    torch.save({f"features.{k}": v for k, v in features.items()}, path)
+    loss = PerceptualLoss(weights=path)
+    assert loss.pretrained is True
+    assert str(path) in loss.status
+    loaded = loss.features.state_dict()
+    assert set(loaded) == {k for k in features if int(k.split(".")[0]) < 16}
+    for key, value in loaded.items():
+        assert torch.equal(value, features[key])
+
+
+def test_perceptual_finds_hub_cache_features_only(empty_hub: Path) -> None:
+    features = _random_vgg16_features()
+    checkpoints = empty_hub / "checkpoints"
+    checkpoints.mkdir()
+    torch.save(features, checkpoints / VGG16_FILE)
+    loss = PerceptualLoss(layers=("relu1_2",))
+    assert loss.pretrained is True
+    assert VGG16_FILE in loss.status
+    assert len(loss.features) == 4
+    assert torch.equal(loss.features[2].weight, features["2.weight"])
+
+
+def test_perceptual_bad_weight_files(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="missing.pth"):
+        PerceptualLoss(weights=tmp_path / "missing.pth")
+    wrong = tmp_path / "wrong.pth"
+    torch.save({"0.weight": torch.zeros(64, 3, 3, 3)}, wrong)
+    with pytest.raises(ValueError, match="wrong.pth"):
+        PerceptualLoss(weights=wrong)
+    with pytest.raises(ValueError, match="unknown layers"):
+        PerceptualLoss(layers=("relu9_9",))
+
+
+def test_perceptual_loss_values_and_gradients(empty_hub: Path) -> None:
+    loss = PerceptualLoss(layers=("relu1_2", "relu2_2"))
+    target = torch.rand(2, 3, 32, 32)
+    assert loss(target, target.clone()).item() == 0.0
+    pred = torch.rand(2, 3, 32, 32, requires_grad=True)
+    value = loss(pred, target)
+    assert value.item() > 0
+    value.backward()
+    assert pred.grad is not None and pred.grad.abs().sum() > 0
+    assert all(p.grad is None for p in loss.parameters())
+    # inputs are ImageNet-normalised before the first convolution
+    mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
+    std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+    first = torch.relu(loss.features[0]((target - mean) / std))
+    expected = torch.relu(loss.features[2](first))
+    assert torch.allclose(loss.feature_maps(target)[0], expected, atol=1e-5)
+    loss.train()
+    assert loss.training and not loss.features.training
