@@ -445,6 +445,7 @@ class Trainer:
                 row.update({f"val_{k}": float(v) for k, v in self.evaluator.state.metrics.items()})
             row["seconds"] = time.perf_counter() - self._epoch_started
             self.history.append(row)
+            self.history.save_csv(self.run_dir / "history.csv")  # watchable during long runs
 
         # Order matters: evaluator metrics are recorded before best/early-stopping read them and
         # the history row is in place before the checkpoint is written.

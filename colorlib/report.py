@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import json
 import time
 from collections.abc import Sequence
@@ -23,7 +24,7 @@ import papermill
 from papermill.exceptions import PapermillExecutionError
 
 from colorlib import profiles, viz
-from colorlib.runs import write_json
+from colorlib.runs import save_png, write_json
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = REPO / "notebooks"
@@ -105,10 +106,10 @@ COLUMNS = {
 }
 
 
-def notebooks() -> list[Path]:
-    found = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
+def notebooks(folder: Path = NOTEBOOK_DIR) -> list[Path]:
+    found = sorted(folder.glob("[0-9][0-9]_*.ipynb"))
     if not found:
-        raise FileNotFoundError(f"no notebooks in {NOTEBOOK_DIR}")
+        raise FileNotFoundError(f"no notebooks in {folder}")
     return found
 
 
@@ -152,6 +153,7 @@ def run(
     force: bool = False,
     seed: int = 0,
     progress: bool = True,
+    notebook_dir: Path = NOTEBOOK_DIR,
     log=print,
 ) -> Path:
     """Execute the notebooks (all, or those whose names start with one of `only`)."""
@@ -159,15 +161,17 @@ def run(
         raise ValueError(f"unknown profile {profile!r}; choose one of {profiles.PROFILES}")
     out = report_dir(profile, dataset, root)
     out.mkdir(parents=True, exist_ok=True)
-    chosen = [nb for nb in notebooks() if not only or nb.name.startswith(tuple(only))]
+    available = notebooks(notebook_dir)
+    chosen = [nb for nb in available if not only or nb.name.startswith(tuple(only))]
     if not chosen:
         raise ValueError(
-            f"no notebook matches {list(only or [])}; have {[n.name for n in notebooks()]}"
+            f"no notebook matches {list(only or [])}; have {[n.name for n in available]}"
         )
     started = time.perf_counter()
     timings: dict[str, float] = {}
     for i, nb in enumerate(chosen, 1):
         params = {
+            "PROGRESS": False,  # tqdm updates would flood the executed notebooks
             "PROFILE": profile,
             "DATASET": dataset,
             "SEED": seed,
@@ -190,7 +194,8 @@ def run(
             )
         except PapermillExecutionError as err:
             raise NotebookFailed(
-                f"{nb.name} failed in cell {err.exec_count} ({err.ename}: {err.evalue}). "
+                # The cell as numbered in the executed copy (papermill's parameters cell counts).
+                f"{nb.name} failed at cell In [{err.exec_count}] ({err.ename}: {err.evalue}). "
                 f"The partly executed notebook is {out / nb.name}; fix the cause and rerun: "
                 "finished notebooks are skipped and training resumes from its checkpoint."
             ) from err
@@ -346,16 +351,10 @@ def assemble(out: str | Path) -> Path:
     shown = _format(table)
     figures = out / "figures"
     figures.mkdir(exist_ok=True)
-    grid = _grid(out, runs)
-    grid.savefig(figures / "comparison_grid.png", dpi=100, bbox_inches="tight")
-    bars = viz.metric_bars(
-        table.drop(columns=["training time (s)", "parameters", "epochs run"]).astype(float),
-        ["CIEDE2000 ↓", "PSNR (dB) ↑", "colourfulness / GT"],
-    )
-    bars.savefig(figures / "comparison_bars.png", dpi=90, bbox_inches="tight")
-    import matplotlib.pyplot as plt
-
-    plt.close("all")
+    save_png(_grid(out, runs), figures / "comparison_grid.png", dpi=100)
+    scores = table.drop(columns=["training time (s)", "parameters", "epochs run"]).astype(float)
+    bars = viz.metric_bars(scores, ["CIEDE2000 ↓", "PSNR (dB) ↑", "colourfulness / GT"])
+    save_png(bars, figures / "comparison_bars.png")
 
     env = next(iter(runs.values()))["environment"]
     first = next(iter(runs.values()))
@@ -449,11 +448,17 @@ def _write_html(out: Path, facts: list[str], shown: pd.DataFrame, sections) -> P
     """One self-contained page: a notebook of markdown and embedded PNGs through nbconvert."""
     from nbconvert import HTMLExporter
     from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+    from PIL import Image
 
     def png_cell(path: Path, caption: str):
-        data = base64.b64encode(path.read_bytes()).decode()
+        # JPEG inside the page: the same figure at a fraction of the PNG's size.
+        jpeg = io.BytesIO()
+        Image.open(path).convert("RGB").save(jpeg, format="JPEG", quality=85)
+        data = base64.b64encode(jpeg.getvalue()).decode()
         cell = new_code_cell("")
-        cell.outputs = [new_output("display_data", data={"image/png": data, "text/plain": caption})]
+        cell.outputs = [
+            new_output("display_data", data={"image/jpeg": data, "text/plain": caption})
+        ]
         return cell
 
     cells = [

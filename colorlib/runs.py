@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import platform
@@ -11,6 +12,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import torch
 
@@ -64,9 +66,22 @@ def write_json(path: str | Path, payload: Any) -> Path:
 def _jsonable(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
-    if hasattr(value, "item"):  # numpy / torch scalars
+    if isinstance(value, np.generic | torch.Tensor):
         return value.item()
     raise TypeError(f"cannot write {type(value).__name__} to JSON")
+
+
+def save_png(fig, path: str | Path, dpi: int = 90):
+    """Save a matplotlib figure as a palette-quantized PNG, close it, return its RGB image."""
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    plt.close(fig)
+    rgb = Image.open(buffer).convert("RGB")
+    rgb.quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)
+    return rgb
 
 
 class Run:
@@ -88,19 +103,21 @@ class Run:
         p.parent.mkdir(parents=True, exist_ok=True)
         return p
 
-    def figure(self, fig, name: str):
-        """Save `fig` as PNG, close it, and return it as an image for the notebook to show."""
-        import matplotlib.pyplot as plt
+    def figure(self, fig, name: str, dpi: int = 90):
+        """Save `fig` as ``figures/<name>.png``, close it, and return it for the notebook to show.
 
+        The PNG is palette-quantized and the notebook shows a JPEG of it: photo grids stay a
+        few hundred kB, so the committed report stays small.
+        """
         path = self.path("figures", f"{name}.png")
-        fig.savefig(path, dpi=110, bbox_inches="tight")
-        plt.close(fig)
+        rgb = save_png(fig, path, dpi)
         try:
-            from IPython.display import Image
-
-            return Image(filename=str(path))
+            from IPython.display import Image as Shown
         except ImportError:  # outside Jupyter the path is what a caller needs
             return path
+        jpeg = io.BytesIO()
+        rgb.save(jpeg, format="JPEG", quality=85)
+        return Shown(data=jpeg.getvalue(), format="jpeg")
 
     def table(self, frame: pd.DataFrame, name: str) -> pd.DataFrame:
         frame.to_csv(self.path(f"{name}.csv"))

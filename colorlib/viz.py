@@ -104,18 +104,34 @@ def early_stopping_curve(history: pd.DataFrame, patience: int, title: str = "") 
     return fig
 
 
-def scatter_true_vs_pred(true: np.ndarray, pred: np.ndarray, labels=("a*", "b*")) -> Figure:
-    """Predicted against true values per output, with the identity line."""
+def scatter_true_vs_pred(
+    true: np.ndarray,
+    pred: np.ndarray,
+    labels: Sequence[str] = ("a*", "b*"),
+    train: tuple[np.ndarray, np.ndarray] | None = None,
+) -> Figure:
+    """Predicted against true values per output, with the identity line.
+
+    `train` = (true, pred) of the training images, drawn lighter: the gap between the two
+    clouds is the generalisation gap.
+    """
     fig, axes = plt.subplots(1, len(labels), figsize=(4 * len(labels), 3.8))
     for i, (ax, name) in enumerate(zip(np.atleast_1d(axes), labels, strict=True)):
-        ax.scatter(true[:, i], pred[:, i], s=18, alpha=0.8)
-        lo = float(min(true[:, i].min(), pred[:, i].min())) - 1
-        hi = float(max(true[:, i].max(), pred[:, i].max())) + 1
+        values = [true[:, i], pred[:, i]]
+        if train is not None:
+            ax.scatter(
+                train[0][:, i], train[1][:, i], s=12, alpha=0.35, color="gray", label="train"
+            )
+            values += [train[0][:, i], train[1][:, i]]
+        ax.scatter(true[:, i], pred[:, i], s=22, alpha=0.9, color="tab:blue", label="test")
+        lo = float(min(v.min() for v in values)) - 1
+        hi = float(max(v.max() for v in values)) + 1
         ax.plot([lo, hi], [lo, hi], "k--", lw=1)
         ax.set_xlabel(f"true mean {name}")
         ax.set_ylabel(f"predicted mean {name}")
         ax.set_aspect("equal")
         ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
 

@@ -151,3 +151,48 @@ def test_trainer_rejects_inconsistent_arguments(tmp_path):
         Trainer(step, to_save={"model": net}, run_dir=tmp_path, max_epochs=0)
     with pytest.raises(ValueError, match="patience needs an evaluator"):
         Trainer(step, to_save={"model": net}, run_dir=tmp_path, max_epochs=2, patience=3)
+
+
+def test_gan_step_updates_d_then_g_and_reports_every_loss():
+    from colorlib.engine import gan_step
+    from colorlib.losses import GANLoss
+
+    torch.manual_seed(0)
+    G = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.Tanh())
+    D = nn.Sequential(nn.Conv2d(3, 1, 3, padding=1))
+    opt_G = torch.optim.SGD(G.parameters(), lr=0.1)
+    opt_D = torch.optim.SGD(D.parameters(), lr=0.1)
+    step = gan_step(
+        G,
+        D,
+        opt_G,
+        opt_D,
+        GANLoss("vanilla"),
+        lambda_pixel=100.0,
+        g_every=2,
+        perceptual=lambda x, fake, real: (fake - real).abs().mean(),
+        lambda_perceptual=10.0,
+    )
+    batch = next(iter(ToyLoader(n_batches=1)))
+    g0 = [p.clone() for p in G.parameters()]
+    d0 = [p.clone() for p in D.parameters()]
+    out = step(batch)
+    assert set(out) == {
+        "loss_D",
+        "loss_D_real",
+        "loss_D_fake",
+        "loss_G",
+        "loss_G_GAN",
+        "loss_G_pixel",
+        "loss_G_perceptual",
+    }
+    assert out["loss_G"] == pytest.approx(
+        out["loss_G_GAN"] + 100 * out["loss_G_pixel"] + 10 * out["loss_G_perceptual"], rel=1e-5
+    )
+    assert any(not torch.equal(a, b) for a, b in zip(g0, G.parameters(), strict=True))
+    assert any(not torch.equal(a, b) for a, b in zip(d0, D.parameters(), strict=True))
+    assert all(p.requires_grad for p in D.parameters())  # D is unfrozen again
+    # g_every=2: the second step updates D only.
+    g1 = [p.clone() for p in G.parameters()]
+    step(batch)
+    assert all(torch.equal(a, b) for a, b in zip(g1, G.parameters(), strict=True))
