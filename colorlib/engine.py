@@ -27,6 +27,7 @@ from torch import nn
 
 from colorlib import color
 from colorlib.losses import GANLoss, set_requires_grad
+from colorlib.models import batch_statistics
 
 Step = Callable[[Mapping[str, torch.Tensor]], dict[str, float]]
 PairFn = Callable[[Mapping[str, torch.Tensor]], tuple[torch.Tensor, torch.Tensor]]
@@ -133,15 +134,23 @@ def supervised_evaluator(
     loss_fn: nn.Module,
     pair: PairFn = lab_pair,
     device: torch.device | str = "cpu",
+    per_image_stats: bool = False,
 ) -> Engine:
-    """An ignite evaluator whose metric "loss" is `loss_fn` averaged over the validation set."""
+    """An ignite evaluator whose metric "loss" is `loss_fn` averaged over the validation set.
+
+    With `per_image_stats`, each image is run alone with BatchNorm on its own statistics, as
+    such a model is used at test time (see `colorlib.models.batch_statistics`).
+    """
     device = torch.device(device)
 
     def infer(engine: Engine, batch: Mapping[str, torch.Tensor]):
         model.eval()
         with torch.no_grad():
             x, y = (t.to(device) for t in pair(batch))
-            return model(x), y
+            if not per_image_stats:
+                return model(x), y
+            with batch_statistics(model):
+                return torch.cat([model(x[i : i + 1]) for i in range(len(x))]), y
 
     evaluator = Engine(infer)
     Loss(loss_fn).attach(evaluator, "loss")

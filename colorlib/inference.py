@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from colorlib import color, metrics
-from colorlib.models import MODELS, build_model
+from colorlib.models import MODELS, batch_statistics, build_model
 
 FORMAT = "colorlib-model"
 FORMAT_VERSION = 1
@@ -48,6 +49,8 @@ class ModelSpec:
     kwargs: dict[str, Any] = field(default_factory=dict)
     io: str = "lab"
     size: int = 256  # the side of the square images it was trained on
+    # Normalise BatchNorm with each test image's own statistics (pix2pix's test protocol).
+    batch_stats: bool = False
 
     def __post_init__(self) -> None:
         if self.io not in IO_KINDS:
@@ -115,6 +118,7 @@ def load_model(
         kwargs=dict(payload["kwargs"]),
         io=payload["io"],
         size=int(payload["size"]),
+        batch_stats=bool(payload.get("batch_stats", False)),
     )
     if expect_method is not None and spec.method != expect_method:
         raise CheckpointError(f"{path} holds method {spec.method!r}, expected {expect_method!r}")
@@ -162,7 +166,8 @@ def predict(
     L_small = F.interpolate(
         L_full, size=(spec.size, spec.size), mode="bilinear", antialias=True, align_corners=False
     )
-    ab_small = _ab_at_model_size(model, spec, L_small)
+    with batch_statistics(model) if spec.batch_stats else nullcontext():
+        ab_small = _ab_at_model_size(model, spec, L_small)
     ab_full = F.interpolate(ab_small, size=L_full.shape[-2:], mode="bilinear", align_corners=False)
     return color.to_uint8(color.model_output_to_rgb(L_full, ab_full))[0].cpu()
 

@@ -27,13 +27,21 @@ def image_grid(
     col_titles: Sequence[str] | None = None,
     cell: float = 2.2,
 ) -> Figure:
-    """A grid with one row per entry of `rows` (its name on the left), images in columns."""
+    """A grid with one row per entry of `rows` (its name on the left), images in columns.
+
+    Each column is as wide as its first image's aspect asks, so portrait and landscape photos
+    side by side both fill their cells.
+    """
     names = list(rows)
     ncols = max(len(v) for v in rows.values())
-    first = to_numpy(rows[names[0]][0])
-    aspect = first.shape[1] / first.shape[0]
+    firsts = [to_numpy(next(rows[n][c] for n in names if c < len(rows[n]))) for c in range(ncols)]
+    aspects = [img.shape[1] / img.shape[0] for img in firsts]
     fig, axes = plt.subplots(
-        len(names), ncols, figsize=(cell * aspect * ncols, cell * len(names)), squeeze=False
+        len(names),
+        ncols,
+        figsize=(cell * sum(aspects), cell * len(names)),
+        squeeze=False,
+        gridspec_kw={"width_ratios": aspects},
     )
     for r, name in enumerate(names):
         for c in range(ncols):

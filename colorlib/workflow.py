@@ -187,7 +187,7 @@ def fit_supervised(
         run_dir=folder,
         max_epochs=epochs,
         seed=exp.seed,
-        evaluator=engine.supervised_evaluator(model, loss_fn, pair, exp.device),
+        evaluator=engine.supervised_evaluator(model, loss_fn, pair, exp.device, spec.batch_stats),
         val_loader=exp.loader("val"),
         patience=patience,
         keep_best="model" if patience else None,
@@ -250,7 +250,7 @@ def fit_gan(
         max_epochs=epochs,
         seed=exp.seed,
         # The pixel loss on the validation images tells whether G generalises at all.
-        evaluator=engine.supervised_evaluator(G, pixel, pair, exp.device),
+        evaluator=engine.supervised_evaluator(G, pixel, pair, exp.device, spec.batch_stats),
         val_loader=exp.loader("val"),
         on_epoch=_snapshots(exp, G, spec, folder, snapshot_every),
         running=("loss_D", "loss_G"),

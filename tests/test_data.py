@@ -498,6 +498,20 @@ def test_loader_deterministic_per_seed_and_epoch(mixed):
     assert not torch.equal(batches(make(8))[0]["rgb"], first[0]["rgb"])
 
 
+@pytest.mark.parametrize("train", [True, False])
+def test_loader_batches_stay_valid_while_iterating(mixed, train):
+    # The loader reuses scratch buffers from batch to batch: what it yields must not share them.
+    def make() -> BatchLoader:
+        return BatchLoader(mixed, size=32, batch_size=2, train=train, augment=Augment(), seed=2)
+
+    kept = batches(make())
+    copied = [{k: v.clone() for k, v in batch.items()} for batch in make()]
+    assert len(kept) == len(copied) == 3
+    for a, b in zip(kept, copied, strict=True):
+        assert all(torch.equal(a[k], b[k]) for k in ("L", "ab", "rgb"))
+    assert not torch.equal(kept[0]["rgb"], kept[1]["rgb"])
+
+
 def test_loader_crops_whole_square_image_when_min_frac_is_one():
     image = torch.from_numpy(colour(32, 32, seed=9)).permute(2, 0, 1)
     loader = BatchLoader([image], size=32, batch_size=2, train=True, crop_min_frac=1.0, seed=0)
@@ -619,3 +633,27 @@ def test_offline_augment(mixed):
     again = offline_augment(mixed[:3], copies=4, size=40, seed=0)
     assert all(torch.equal(a, b) for a, b in zip(out, again, strict=True))
     assert offline_augment(mixed[:1], copies=2)[0].shape == (3, 48, 48)  # default: short side
+
+
+def test_affine_grid_matches_torch():
+    theta = torch.randn(4, 2, 3, generator=torch.Generator().manual_seed(0))
+    for h, w in ((7, 9), (32, 32), (1, 5)):
+        expected = F.affine_grid(theta, [4, 3, h, w], align_corners=False)
+        assert torch.allclose(data._affine_grid(theta, h, w), expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("rotation", [10.0, 0.0])
+def test_loader_augment_path_matches_apply(rotation):
+    # The loader converts, darkens and rotates the uint8 crops in fewer passes; the result must
+    # be Augment.apply's.
+    gen = torch.Generator().manual_seed(3)
+    crops = torch.randint(0, 256, (6, 3, 24, 24), dtype=torch.uint8, generator=gen)
+    crops = crops.contiguous(memory_format=torch.channels_last)  # as the CPU resize leaves them
+    aug = Augment(max_rotation_deg=rotation)
+    params = aug.sample(6, gen)
+    expected = aug.apply(to_float(crops), params)
+    for batch in (crops, to_float(crops)):
+        out = aug._apply_to_batch(batch, params)
+        assert out.dtype == torch.float32 and out.is_contiguous()
+        assert torch.allclose(out, expected, atol=1e-5, rtol=0)
+        assert out.min() >= 0 and out.max() <= 1

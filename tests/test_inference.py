@@ -138,3 +138,34 @@ def test_snapshots_write_one_strip_per_chosen_epoch(tmp_path):
     from PIL import Image
 
     assert Image.open(path).size == (64, 32)
+
+
+def test_batch_statistics_protocol_uses_each_images_own_stats_and_keeps_running_averages():
+    from colorlib.models import batch_statistics
+
+    torch.manual_seed(0)
+    spec = tiny_unet_spec()
+    model = spec.build()
+    model.train()
+    for _ in range(3):  # give the running averages something to remember
+        model(torch.randn(4, 1, 32, 32) * 3 + 1)
+    model.eval()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    x = torch.randn(1, 1, 32, 32)
+    with torch.no_grad():
+        running = model(x)
+        with batch_statistics(model):
+            own = model(x)
+    assert not torch.allclose(running, own)  # the protocol changes the prediction
+    assert not model.training  # and restores eval mode
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, before[k]), k  # running averages and counters untouched
+    stats_spec = ModelSpec(**{**spec.__dict__, "batch_stats": True})
+    image = photo(40, 40)
+    assert not torch.equal(predict(model, spec, image), predict(model, stats_spec, image))
+
+
+def test_batch_stats_flag_survives_export(tmp_path):
+    spec = ModelSpec(**{**tiny_unet_spec().__dict__, "batch_stats": True})
+    path = save_model(tmp_path / "m.pt", spec.build(), spec)
+    assert load_model(path)[1].batch_stats is True

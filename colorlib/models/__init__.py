@@ -7,7 +7,8 @@ rebuilds the same architecture.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from torch import nn
@@ -49,6 +50,28 @@ def init_weights(net: nn.Module, gain: float = 0.02) -> nn.Module:
             nn.init.normal_(module.weight, 1.0, gain)
             nn.init.zeros_(module.bias)
     return net
+
+
+@contextmanager
+def batch_statistics(net: nn.Module) -> Iterator[None]:
+    """Inside this block, BatchNorm layers normalise with the statistics of the batch at hand.
+
+    This is the pix2pix paper's test-time protocol (with batch size 1 it amounts to instance
+    normalisation): a U-Net whose bottleneck is 1x1 sees too few values per channel for its
+    running averages to describe a single test image. The running averages are left untouched.
+    """
+    layers = [m for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    saved = [(m.training, m.momentum, m.num_batches_tracked.clone()) for m in layers]
+    for m in layers:
+        m.train()
+        m.momentum = 0.0  # running = (1 - 0) * running + 0 * batch: unchanged
+    try:
+        yield
+    finally:
+        for m, (training, momentum, tracked) in zip(layers, saved, strict=True):
+            m.train(training)
+            m.momentum = momentum
+            m.num_batches_tracked.copy_(tracked)
 
 
 def count_parameters(net: nn.Module, trainable_only: bool = False) -> int:
@@ -113,6 +136,7 @@ __all__ = [
     "SelfAttention",
     "UnetBlock",
     "UnetGenerator",
+    "batch_statistics",
     "build_model",
     "count_parameters",
     "define_D",
