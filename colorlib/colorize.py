@@ -8,8 +8,6 @@ and the rest of the batch goes on.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +17,7 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from colorlib import data, engine, inference
+from colorlib.files import atomic_path
 
 SUFFIX = "_colorized"
 
@@ -69,14 +68,8 @@ def plan_outputs(sources: Sequence[Path], output_dir: Path) -> list[Path]:
 
 def _save_png(image: torch.Tensor, path: Path) -> None:
     """Write atomically: an interrupted run never leaves a truncated PNG behind."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".png")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         Image.fromarray(image.permute(1, 2, 0).numpy()).save(tmp, format="PNG")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def colorize(

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import math
 import os
-import tempfile
 import urllib.error
 import urllib.request
 import warnings
@@ -32,6 +31,7 @@ from colorlib.color import (
     to_float,
     to_uint8,
 )
+from colorlib.files import atomic_path
 
 FACES_URL = "https://raw.githubusercontent.com/2014mchidamb/DeepColorization/master/face_images/"
 FACES_MIRROR_ENV = "COLORLIB_FACES_MIRROR"
@@ -189,14 +189,8 @@ def _packaged_faces_checksums() -> Path:
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
 
 
 def _fetch_verified(
@@ -205,10 +199,9 @@ def _fetch_verified(
     # Stream into a hidden temporary file next to the target and only rename it into place once
     # its hash is right, so an interrupted or corrupted transfer never leaves a bad image behind.
     source = str(mirror / name) if mirror is not None else base_url.rstrip("/") + "/" + name
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=dest)
-    try:
+    with atomic_path(dest / name) as tmp:
         hasher = hashlib.sha256()
-        with os.fdopen(fd, "wb") as out:
+        with open(tmp, "wb") as out:
             if mirror is not None:
                 if not (mirror / name).is_file():
                     raise FileNotFoundError(f"{name}: not found in the mirror folder {mirror}")
@@ -230,11 +223,6 @@ def _fetch_verified(
                 f"{name}: SHA-256 mismatch for the copy from {source} (expected {digest}, got "
                 f"{hasher.hexdigest()}); the file was not kept"
             )
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, dest / name)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def download_faces(
@@ -450,15 +438,9 @@ def _read_cache(path: Path, folder: Path) -> dict[str, dict]:
 
 def _write_cache(path: Path, folder: Path, entries: list[dict]) -> None:
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-        os.close(fd)
-        try:
-            data = {"version": _CACHE_VERSION, "folder": str(folder.resolve()), "files": entries}
+        data = {"version": _CACHE_VERSION, "folder": str(folder.resolve()), "files": entries}
+        with atomic_path(path) as tmp:
             torch.save(data, tmp)
-            os.replace(tmp, path)
-        finally:
-            Path(tmp).unlink(missing_ok=True)
     except OSError as exc:  # a read-only data folder only costs the speed-up
         warnings.warn(f"could not write the decode cache {path} ({exc})", DataWarning, stacklevel=3)
 

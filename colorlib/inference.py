@@ -12,8 +12,6 @@ detail therefore come from the photo, and only the (smooth) colour comes from th
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
@@ -25,6 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from colorlib import color, metrics
+from colorlib.files import atomic_path
 from colorlib.models import MODELS, batch_statistics, build_model
 
 FORMAT = "colorlib-model"
@@ -63,21 +62,14 @@ class ModelSpec:
 def save_model(path: str | Path, model: nn.Module, spec: ModelSpec) -> Path:
     """Write `model` with its spec to `path` atomically (a crash never leaves half a file)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = {
         "format": FORMAT,
         "version": FORMAT_VERSION,
         **asdict(spec),
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
     }
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         torch.save(payload, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return path
 
 

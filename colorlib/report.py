@@ -204,14 +204,19 @@ def run(
         log(f"{tag}: done in {timings[nb.stem]:.0f} s")
     total = round(time.perf_counter() - started, 1)
     if timings:
+        # Merge, so rerunning one notebook keeps the others' times: the sum stays the time a
+        # full run of these notebooks took.
+        record = out / "run.json"
+        seconds = json.loads(record.read_text())["notebook_seconds"] if record.exists() else {}
+        seconds.update(timings)
         write_json(
-            out / "run.json",
+            record,
             {
                 "profile": profile,
                 "dataset": dataset,
                 "seed": seed,
-                "notebook_seconds": timings,
-                "total_seconds": total,
+                "notebook_seconds": seconds,
+                "total_seconds": round(sum(seconds.values()), 1),
             },
         )
     log(f"notebooks finished in {total:.0f} s; assembling {out / 'README.md'}")
@@ -369,7 +374,7 @@ def assemble(out: str | Path) -> Path:
         f"**date** {env['date']}",
         f"**Time** notebooks' own wall time {wall / 60:.1f} min"
         + (
-            f"; last `colorlib report` run {run_info['total_seconds'] / 60:.1f} min"
+            f"; papermill time of all notebooks {run_info['total_seconds'] / 60:.1f} min"
             if run_info.get("total_seconds")
             else ""
         ),

@@ -6,7 +6,6 @@ import io
 import json
 import os
 import platform
-import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -15,6 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
+
+from colorlib.files import atomic_path
 
 
 def environment(device: torch.device | str = "cpu") -> dict[str, Any]:
@@ -54,12 +55,9 @@ def _hardware(device: torch.device) -> str:
 def write_json(path: str | Path, payload: Any) -> Path:
     """Write JSON atomically, so a killed run never leaves a truncated metrics file."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(payload, fh, indent=2, sort_keys=False, default=_jsonable)
-        fh.write("\n")
-    os.replace(tmp, path)
+    text = json.dumps(payload, indent=2, sort_keys=False, default=_jsonable) + "\n"
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
     return path
 
 

@@ -63,6 +63,7 @@ class Experiment:
         augment: bool = True,
         size: int | None = None,
         seed_offset: int = 0,
+        samples_per_epoch: int | None = None,
     ) -> data.BatchLoader:
         """Training: random augmented crops; "val"/"test": one centre crop per image."""
         train = part == "train"
@@ -70,7 +71,9 @@ class Experiment:
             self.part(part),
             size=size or self.cfg["size"],
             batch_size=batch_size or self.cfg.get("batch_size", 16),
-            samples_per_epoch=self.cfg.get("samples_per_epoch") if train else None,
+            samples_per_epoch=(samples_per_epoch or self.cfg.get("samples_per_epoch"))
+            if train
+            else None,
             train=train,
             augment=data.Augment() if (train and augment) else None,
             seed=self.seed + seed_offset,
