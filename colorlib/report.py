@@ -23,7 +23,7 @@ import pandas as pd
 import papermill
 from papermill.exceptions import PapermillExecutionError
 
-from colorlib import profiles, viz
+from colorlib import data, profiles, viz
 from colorlib.runs import save_png, write_json
 
 REPO = Path(__file__).resolve().parents[1]
@@ -347,6 +347,17 @@ FIGURES = [  # (notebook, figure file, caption)
 ]
 
 
+# Figures that show the dataset's photographs (the others are plots).
+PHOTO_FIGURES = frozenset({"pix2pix_lab_snapshots", "attention_maps"})
+
+
+def photos_shareable(dataset: str) -> bool:
+    """Whether a report may show the dataset's images: not for a registry dataset that is
+    downloaded rather than shipped (the faces: no licence, identifiable people)."""
+    spec = data.DATASETS.get(dataset)
+    return spec is None or spec.embedded
+
+
 def assemble(out: str | Path) -> Path:
     """Write README.md, report.html, comparison.csv and figures/ in `out`."""
     out = Path(out)
@@ -356,6 +367,8 @@ def assemble(out: str | Path) -> Path:
     shown = _format(table)
     figures = out / "figures"
     figures.mkdir(exist_ok=True)
+    photos = photos_shareable(next(iter(runs.values()))["dataset"])
+    # The grid is made either way: a local reader may look; only the report text leaves it out.
     save_png(_grid(out, runs), figures / "comparison_grid.png", dpi=100)
     scores = table.drop(columns=["training time (s)", "parameters", "epochs run"]).astype(float)
     bars = viz.metric_bars(scores, ["CIEDE2000 ↓", "PSNR (dB) ↑", "colourfulness / GT"])
@@ -380,7 +393,12 @@ def assemble(out: str | Path) -> Path:
         ),
     ]
     found = findings(table)
-    sections = _sections(out, runs, found)
+    sections = _sections(out, runs, found, photos)
+    no_photos = (
+        "This dataset's images are not shown or committed (no licence, identifiable people): "
+        "the grid, the examples and the executed notebooks stay on the machine that ran the "
+        "report."
+    )
 
     md = [
         "# Colorization report",
@@ -395,7 +413,9 @@ def assemble(out: str | Path) -> Path:
         "per-pixel colour difference; colourfulness is Hasler and Süsstrunk's M3; AuC is the "
         "area under the CDF of per-pixel ab error for thresholds 0-150 (Zhang et al. 2016).",
         "",
-        "![The same held-out images by every method](figures/comparison_grid.png)",
+        "![The same held-out images by every method](figures/comparison_grid.png)"
+        if photos
+        else f"*{no_photos}*",
         "",
         "![Metrics by method](figures/comparison_bars.png)",
         "",
@@ -407,15 +427,21 @@ def assemble(out: str | Path) -> Path:
     md += [
         "## Notebooks",
         "",
-        *[f"- [{p.name}]({p.name})" for p in sorted(out.glob("[0-9][0-9]_*.ipynb"))],
+        *[
+            f"- [{p.name}]({p.name})" if photos else f"- {p.name} (local only)"
+            for p in sorted(out.glob("[0-9][0-9]_*.ipynb"))
+        ],
         "",
     ]
     (out / "README.md").write_text("\n".join(md))
-    _write_html(out, facts, shown, sections)
+    _write_html(out, facts, shown, sections, photos)
     return out / "README.md"
 
 
-def _sections(out: Path, runs: dict, found: dict[str, str]) -> list[tuple[str, str, list]]:
+def _sections(
+    out: Path, runs: dict, found: dict[str, str], photos: bool = True
+) -> list[tuple[str, str, list]]:
+    shown = [(nb, fig, cap) for nb, fig, cap in FIGURES if photos or fig not in PHOTO_FIGURES]
     sections = []
     for key, method in METHODS.items():
         if method.title not in found:
@@ -431,14 +457,14 @@ def _sections(out: Path, runs: dict, found: dict[str, str]) -> list[tuple[str, s
             text += f" Perceptual features: {entry['perceptual_features']}."
         images = [
             (f"{nb}/figures/{fig}.png", cap)
-            for nb, fig, cap in FIGURES
+            for nb, fig, cap in shown
             if nb == method.notebook
             and (out / nb / "figures" / f"{fig}.png").exists()
             and fig.startswith(key.split("_")[0])
         ]
         sections.append((method.title, text, images))
     extra = []
-    for nb, fig, cap in FIGURES:
+    for nb, fig, cap in shown:
         path = out / nb / "figures" / f"{fig}.png"
         if path.exists() and not any(
             f"{nb}/figures/{fig}.png" == r for _, _, im in sections for r, _ in im
@@ -449,7 +475,9 @@ def _sections(out: Path, runs: dict, found: dict[str, str]) -> list[tuple[str, s
     return sections
 
 
-def _write_html(out: Path, facts: list[str], shown: pd.DataFrame, sections) -> Path:
+def _write_html(
+    out: Path, facts: list[str], shown: pd.DataFrame, sections, photos: bool = True
+) -> Path:
     """One self-contained page: a notebook of markdown and embedded PNGs through nbconvert."""
     from nbconvert import HTMLExporter
     from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
@@ -470,7 +498,8 @@ def _write_html(out: Path, facts: list[str], shown: pd.DataFrame, sections) -> P
         new_markdown_cell("# Colorization report\n\n" + "\n".join(f"- {f}" for f in facts)),
         new_markdown_cell("## Comparison\n\n" + shown.to_markdown()),
     ]
-    cells.append(png_cell(out / "figures" / "comparison_grid.png", "comparison grid"))
+    if photos:
+        cells.append(png_cell(out / "figures" / "comparison_grid.png", "comparison grid"))
     cells.append(png_cell(out / "figures" / "comparison_bars.png", "metric bars"))
     for title, body, images in sections:
         cells.append(new_markdown_cell(f"## {title}\n\n{body}"))

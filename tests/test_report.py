@@ -69,7 +69,7 @@ def test_a_failing_notebook_is_named_with_its_cell(tmp_path):
     assert (tmp_path / "out" / "smoke-kodak24" / "02_broken.ipynb").exists()
 
 
-def fake_run(out, notebook, methods, test_names=("a.png", "b.png")):
+def fake_run(out, notebook, methods, test_names=("a.png", "b.png"), dataset="kodak24"):
     folder = out / notebook
     for method in [*methods, "gray", "ground_truth"]:
         pred = folder / "predictions" / method
@@ -84,7 +84,7 @@ def fake_run(out, notebook, methods, test_names=("a.png", "b.png")):
         {
             "notebook": notebook,
             "profile": "smoke",
-            "dataset": "kodak24",
+            "dataset": dataset,
             "seed": 0,
             "split": {"train": ["t.png"], "val": ["v.png"], "test": list(test_names)},
             "baselines": {"gray": SCORES, "mean_ab": {**SCORES, "ciede2000": 12.0}},
@@ -160,3 +160,17 @@ def test_metrics_json_is_written_atomically(tmp_path):
     path = write_json(tmp_path / "m.json", {"x": torch.tensor(1.5), "p": tmp_path})
     assert json.loads(path.read_text()) == {"x": 1.5, "p": str(tmp_path)}
     assert [p.name for p in tmp_path.iterdir()] == ["m.json"]
+
+
+def test_a_faces_report_shows_numbers_but_no_photographs(tmp_path):
+    folder = fake_run(tmp_path, "05_pix2pix", ["pix2pix_lab"], dataset="faces")
+    (folder / "figures").mkdir()
+    for name in ("pix2pix_lab_losses", "pix2pix_lab_snapshots"):
+        Image.new("RGB", (8, 8)).save(folder / "figures" / f"{name}.png")
+    (tmp_path / "05_pix2pix.ipynb").write_text("{}")
+    text = report.assemble(tmp_path).read_text()
+    assert "| Pix2Pix (Lab)" in text
+    assert "comparison_grid.png" not in text and "snapshots" not in text
+    assert "pix2pix_lab_losses.png" in text  # plots stay
+    assert "not shown or committed" in text and "05_pix2pix.ipynb (local only)" in text
+    assert "comparison grid" not in (tmp_path / "report.html").read_text()
