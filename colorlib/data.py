@@ -749,6 +749,13 @@ def _centre_box(h: int, w: int) -> tuple[int, int, int]:
     return (h - side) // 2, (w - side) // 2, side
 
 
+def centre_square(image: Tensor, size: int) -> Tensor:
+    """The centre square of a uint8 image (3, H, W), resized to `size` (antialiased): what an
+    evaluation batch shows the network."""
+    _, h, w = image.shape
+    return _render_crops([image.cpu()], [_centre_box(h, w)], size)[0].contiguous()
+
+
 def _resize_layout(image: Tensor) -> Tensor:
     """`image` stored channels-last (H, W, 3 in memory) on the CPU, where the antialiased uint8
     resize works in that layout and would otherwise convert every crop (about 2x slower)."""

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from colorlib import color, metrics
+from colorlib import color, data, metrics
 from colorlib.files import atomic_path
 from colorlib.models import MODELS, batch_statistics, build_model
 
@@ -203,7 +203,7 @@ class Snapshots:
     ) -> None:
         self.model, self.spec, self.every, self.device = model, spec, every, device
         # Small copies keep this cheap: snapshots are for looking, not for scoring.
-        self.images = [square(img, size) for img in images]
+        self.images = [data.centre_square(img, size) for img in images]
         self.folder = Path(folder)
 
     def __call__(self, epoch: int) -> Path | None:
@@ -219,15 +219,3 @@ class Snapshots:
 
         Image.fromarray(strip.permute(1, 2, 0).numpy()).save(path)
         return path
-
-
-def square(image: torch.Tensor, size: int) -> torch.Tensor:
-    """Centre square crop of a uint8 image, resized to `size`."""
-    _, h, w = image.shape
-    s = min(h, w)
-    top, left = (h - s) // 2, (w - s) // 2
-    crop = image[:, top : top + s, left : left + s].float()[None]
-    out = F.interpolate(
-        crop, size=(size, size), mode="bilinear", antialias=True, align_corners=False
-    )
-    return out[0].round().clamp(0, 255).to(torch.uint8)

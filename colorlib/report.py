@@ -25,6 +25,7 @@ from papermill.exceptions import PapermillExecutionError
 
 from colorlib import data, profiles, viz
 from colorlib.runs import save_png, write_json
+from colorlib.workflow import read_previews
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = REPO / "notebooks"
@@ -309,28 +310,15 @@ def findings(table: pd.DataFrame) -> dict[str, str]:
 
 def _grid(out: Path, runs: dict[str, dict]):
     """The same held-out images: gray input, each method, ground truth."""
-    from PIL import Image
-
-    def read(folder: Path, names: list[str]):
-        import numpy as np
-        import torch
-
-        return [
-            torch.from_numpy(
-                np.asarray(Image.open(folder / f"{Path(n).stem}.jpg").convert("RGB")).copy()
-            ).permute(2, 0, 1)
-            for n in names
-        ]
-
     any_run = next(iter(runs.values()))
     names = any_run["split"]["test"][:6]
     base = out / next(iter(runs)) / "predictions"
-    rows = {"gray input": read(base / "gray", names)}
+    rows = {"gray input": read_previews(base / "gray", names)}
     for key, method in METHODS.items():
         folder = out / method.notebook / "predictions" / key
         if folder.exists():
-            rows[method.title] = read(folder, names)
-    rows["ground truth"] = read(base / "ground_truth", names)
+            rows[method.title] = read_previews(folder, names)
+    rows["ground truth"] = read_previews(base / "ground_truth", names)
     return viz.image_grid(rows, col_titles=[Path(n).stem for n in names], cell=1.8)
 
 

@@ -8,7 +8,7 @@ A notebook starts an `Experiment`, trains whatever it teaches, and hands each tr
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -137,15 +137,14 @@ class Experiment:
 
     def previews(self, method: str) -> list[torch.Tensor]:
         """The small prediction images saved for `method` (or "gray", "ground_truth")."""
-        folder = self.run.dir / "predictions" / method
-        return [_read_image(folder / f"{Path(n).stem}.jpg") for n in self.names("test")]
+        return read_previews(self.run.dir / "predictions" / method, self.names("test"))
 
     def _save_previews(self, method: str, images: list[torch.Tensor]) -> None:
         folder = self.run.path("predictions", method, "x").parent
         for name, img in zip(self.names("test"), images, strict=True):
             # JPEG keeps the committed report small; scores never read these files.
             Image.fromarray(_shrink(img).permute(1, 2, 0).numpy()).save(
-                folder / f"{Path(name).stem}.jpg", quality=92
+                preview_file(folder, name), quality=92
             )
 
     def finish(self, **extra: Any) -> dict[str, Any]:
@@ -300,7 +299,7 @@ def attention_of(
     if len(layers) != 1:
         raise ValueError(f"expected one SelfAttention layer in the generator, found {len(layers)}")
     layer = layers[0]
-    small = inference.square(image, spec.size)
+    small = data.centre_square(image, spec.size)
     layer.keep_attention = True
     try:
         inference.predict(G, spec, small, device)
@@ -363,5 +362,16 @@ def _shrink(image: torch.Tensor, side: int = PREVIEW_SIDE) -> torch.Tensor:
     return small[0].round().clamp(0, 255).to(torch.uint8)
 
 
-def _read_image(path: Path) -> torch.Tensor:
-    return torch.from_numpy(np.asarray(Image.open(path).convert("RGB")).copy()).permute(2, 0, 1)
+def preview_file(folder: Path, name: str) -> Path:
+    """Where the preview of test image `name` lives in a method's predictions folder."""
+    return folder / f"{Path(name).stem}.jpg"
+
+
+def read_previews(folder: Path, names: Sequence[str]) -> list[torch.Tensor]:
+    """The saved previews of the test images `names` from `folder`, as uint8 (3, H, W)."""
+    return [
+        torch.from_numpy(
+            np.asarray(Image.open(preview_file(folder, n)).convert("RGB")).copy()
+        ).permute(2, 0, 1)
+        for n in names
+    ]

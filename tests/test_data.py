@@ -657,3 +657,15 @@ def test_loader_augment_path_matches_apply(rotation):
         assert out.dtype == torch.float32 and out.is_contiguous()
         assert torch.allclose(out, expected, atol=1e-5, rtol=0)
         assert out.min() >= 0 and out.max() <= 1
+
+
+def test_centre_square_is_what_an_evaluation_batch_shows():
+    from colorlib.color import to_uint8
+    from colorlib.data import BatchLoader, centre_square
+
+    g = torch.Generator().manual_seed(3)
+    image = (torch.rand(3, 40, 60, generator=g) * 255).to(torch.uint8)
+    square = centre_square(image, 24)
+    assert square.shape == (3, 24, 24) and square.dtype == torch.uint8
+    batch = next(iter(BatchLoader([image], size=24, batch_size=1, train=False)))
+    assert (to_uint8(batch["rgb"])[0].int() - square.int()).abs().max() <= 1
