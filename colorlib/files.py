@@ -1,4 +1,4 @@
-"""Writing files safely: all or nothing, with the permissions a plain ``open`` would give."""
+"""Files written safely (all or nothing, ordinary permissions) and torch files read safely."""
 
 from __future__ import annotations
 
@@ -7,6 +7,9 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
+
+from colorlib.errors import UserError
 
 
 @contextmanager
@@ -33,3 +36,50 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def load_torch(path: str | Path, what: str = "checkpoint") -> Any:
+    """``torch.load(path, weights_only=True)``, with one-line `UserError`s naming the file.
+
+    Never relays torch's advice to retry with ``weights_only=False``: a file that needs it is
+    not one of ours, and loading it would run arbitrary code.
+    """
+    import pickle
+    import zipfile
+
+    import torch
+
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{what} {path} does not exist")
+    truncated = UserError(
+        f"{path} is unreadable, probably truncated by an interrupted copy or run: delete it "
+        f"(or copy it again) and rerun"
+    )
+    if not zipfile.is_zipfile(path):  # torch.save writes a zip archive
+        if path.read_bytes()[:4] == b"PK\x03\x04":  # a zip's start without its end
+            raise truncated
+        raise UserError(f"{path} is not a PyTorch file ({_looks_like(path)}); expected a {what}")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise UserError(
+            f"{path} holds Python objects besides tensors and plain data; colorlib loads only "
+            f"files it wrote itself, so this is not a colorlib {what}"
+        ) from err
+    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile) as err:
+        raise truncated from err
+
+
+def _looks_like(path: Path) -> str:
+    head = path.read_bytes()[:8]
+    kinds = {
+        b"\x89PNG": "it is a PNG image",
+        b"\xff\xd8\xff": "it is a JPEG image",
+        b"GIF8": "it is a GIF image",
+        b"%PDF": "it is a PDF",
+    }
+    for magic, kind in kinds.items():
+        if head.startswith(magic):
+            return kind
+    return "not a zip archive as torch.save writes"

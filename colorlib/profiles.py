@@ -5,13 +5,18 @@
 - ``gpu``: the source write-ups' settings (256x256 where they used it, their epochs, widths and
   learning rates).
 
-A notebook asks for its own settings with ``settings(PROFILE, "colornet", **overrides)``; it gets
-a plain dict, and an override of a name the notebook does not have is an error, not a silent typo.
+A notebook asks for its own settings with ``settings(PROFILE, "colornet", OVERRIDES)``; it gets a
+plain dict. OVERRIDES is a dict or, as ``papermill -p OVERRIDES '{"epochs": 3}'`` passes it, a JSON
+object string; an override of a name the notebook does not have is an error, not a silent typo.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from typing import Any
+
+from colorlib.errors import UserError
 
 PROFILES = ("smoke", "cpu", "gpu")
 
@@ -218,17 +223,65 @@ _NOTEBOOKS: dict[str, dict[str, dict[str, Any]]] = {
 NOTEBOOKS = tuple(_NOTEBOOKS)
 
 
-def settings(profile: str, notebook: str, **overrides: Any) -> dict[str, Any]:
-    """The settings of `notebook` under `profile`, with `overrides` applied (names checked)."""
+_EXAMPLE = """'{"epochs": 3}'"""
+
+
+def parse_overrides(overrides: Mapping[str, Any] | str | None) -> dict[str, Any]:
+    """OVERRIDES as a dict: given as a dict, or as a JSON object string (``papermill -p``).
+
+    None and an empty string mean no overrides. Raises `UserError` naming OVERRIDES for bad JSON,
+    JSON that is not an object, or a value of another type.
+    """
+    if overrides is None:
+        return {}
+    if isinstance(overrides, Mapping):
+        given = dict(overrides)
+    elif isinstance(overrides, str):
+        if not overrides.strip():
+            return {}
+        try:
+            given = json.loads(overrides)
+        except json.JSONDecodeError as err:
+            raise UserError(
+                f"OVERRIDES is not valid JSON ({err.msg} at character {err.pos}): {overrides!r}; "
+                f"give a JSON object such as {_EXAMPLE}"
+            ) from None
+        if not isinstance(given, dict):
+            raise UserError(
+                f"OVERRIDES must be a JSON object such as {_EXAMPLE}, got {overrides!r}"
+            )
+    else:
+        raise UserError(
+            "OVERRIDES must be a dict or a JSON object string, "
+            f"got {type(overrides).__name__} {overrides!r}"
+        )
+    return given
+
+
+def settings(
+    profile: str,
+    notebook: str,
+    overrides: Mapping[str, Any] | str | None = None,
+    /,
+    **more: Any,
+) -> dict[str, Any]:
+    """The settings of `notebook` under `profile`, with overrides applied (names checked).
+
+    `overrides` is a dict or a JSON object string (see `parse_overrides`); keyword arguments are
+    overrides too. A name the notebook does not have raises `UserError` naming OVERRIDES.
+    """
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; choose one of {PROFILES}")
     if notebook not in _NOTEBOOKS:
         raise ValueError(f"unknown notebook {notebook!r}; known: {NOTEBOOKS}")
     chosen = {**_DATA, **_NOTEBOOKS[notebook][profile]}
-    unknown = sorted(set(overrides) - set(chosen))
+    given = {**parse_overrides(overrides), **more}
+    unknown = [name for name in given if name not in chosen]
     if unknown:
-        raise ValueError(
-            f"override(s) {unknown} are not settings of {notebook!r}; it has {sorted(chosen)}"
+        raise UserError(
+            f"OVERRIDES: {', '.join(map(repr, unknown))} "
+            f"{'is not a setting' if len(unknown) == 1 else 'are not settings'} of {notebook!r}; "
+            f"it has {', '.join(sorted(chosen))}"
         )
-    chosen.update(overrides)
+    chosen.update(given)
     return chosen

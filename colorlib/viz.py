@@ -100,14 +100,22 @@ def loss_curves(
     return fig
 
 
-def early_stopping_curve(history: pd.DataFrame, patience: int, title: str = "") -> Figure:
-    """Train and validation loss with the best epoch and the stop marked."""
+def early_stopping_curve(
+    history: pd.DataFrame, patience: int, stopped_early: bool, title: str = ""
+) -> Figure:
+    """Train and validation loss with the best epoch and the last one marked: "stopped early"
+    only when early stopping ended the run, not when it hit its epoch limit."""
     fig = loss_curves(history, ["loss", "val_loss"], title=title)
     ax = fig.axes[0]
     best = int(history.loc[history["val_loss"].idxmin(), "epoch"])
     ax.axvline(best, color="green", ls="--", lw=1, label=f"best epoch {best}")
     last = int(history["epoch"].iloc[-1])
-    ax.axvline(last, color="red", ls=":", lw=1, label=f"stopped after {last} (patience {patience})")
+    why = (
+        f"stopped early after {last} (patience {patience})"
+        if stopped_early
+        else (f"epoch limit {last} reached")
+    )
+    ax.axvline(last, color="red", ls=":", lw=1, label=why)
     ax.legend(fontsize=8)
     return fig
 
@@ -144,20 +152,21 @@ def scatter_true_vs_pred(
     return fig
 
 
-def snapshots(folder: str | Path, max_rows: int = 6) -> Figure:
-    """The fixed images colorized after each saved epoch (see `inference.Snapshots`)."""
-    files = sorted(Path(folder).glob("epoch_*.png"))
+def snapshots(files: Mapping[int, str | Path], max_rows: int = 6) -> Figure:
+    """The fixed images colorized after each saved epoch, ``{epoch: file}`` (see
+    `colorlib.runs.RunFolder.snapshot_files`)."""
     if not files:
-        raise FileNotFoundError(f"no epoch_*.png snapshots in {folder}")
-    if len(files) > max_rows:  # keep first, last and evenly spaced ones between
-        keep = np.linspace(0, len(files) - 1, max_rows).round().astype(int)
-        files = [files[i] for i in sorted(set(keep))]
-    strips = [np.asarray(Image.open(f).convert("RGB")) for f in files]
+        raise FileNotFoundError("no snapshots were saved (is snapshot_every set?)")
+    epochs = sorted(files)
+    if len(epochs) > max_rows:  # keep first, last and evenly spaced ones between
+        keep = np.linspace(0, len(epochs) - 1, max_rows).round().astype(int)
+        epochs = [epochs[i] for i in sorted(set(keep))]
+    strips = [np.asarray(Image.open(files[e]).convert("RGB")) for e in epochs]
     h, w = strips[0].shape[:2]
     fig, axes = plt.subplots(len(strips), 1, figsize=(min(2.0 * w / h, 14), 2.0 * len(strips)))
-    for ax, strip, f in zip(np.atleast_1d(axes), strips, files, strict=True):
+    for ax, strip, epoch in zip(np.atleast_1d(axes), strips, epochs, strict=True):
         ax.imshow(strip)
-        ax.set_ylabel(f"epoch {int(f.stem.split('_')[1])}", fontsize=9)
+        ax.set_ylabel(f"epoch {epoch}", fontsize=9)
         ax.set_xticks([])
         ax.set_yticks([])
     fig.tight_layout()

@@ -1,9 +1,12 @@
-"""The steps every notebook shares: settings, data and split, baselines, evaluation, records.
+"""The steps every notebook shares: settings, data and split, training, scoring, recording.
 
-A notebook starts an `Experiment`, trains whatever it teaches, and hands each trained model to
-`Experiment.record`, which scores it at full resolution on the held-out images, exports it for
-`colorlib colorize`, saves its predictions and history, and files its numbers for
-``metrics.json``. `Experiment.finish` writes that file.
+A notebook starts an `Experiment` and then calls, for each method it teaches, one step at a time:
+
+    result = workflow.fit_supervised(exp, model, spec, ...)   # or fit_gan: train (and resume)
+    scores = exp.score(model, spec)                           # full resolution, held-out images
+    exp.record(spec, model, scores, result, title=...)         # export, previews, metrics entry
+
+and `exp.finish()` writes ``metrics.json``. Where each file goes is `colorlib.runs`' business.
 """
 
 from __future__ import annotations
@@ -13,18 +16,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import torch
-from PIL import Image
 from torch import nn
 
-from colorlib import data, engine, inference, metrics, profiles
+from colorlib import data, devices, engine, inference, metrics, profiles, steps
+from colorlib.modelfile import ModelSpec, save_model
 from colorlib.models import SelfAttention, count_parameters
 from colorlib.runs import Run
 
-# Largest side of the prediction previews kept for the report's grids (scores use full resolution).
-PREVIEW_SIDE = 256
+
+@dataclass(frozen=True)
+class Scores:
+    """A model's full-resolution predictions of the test images, and their metrics."""
+
+    predictions: list[torch.Tensor]
+    metrics: dict[str, float]
 
 
 @dataclass
@@ -88,47 +95,67 @@ class Experiment:
             rows[part] = {"images": len(idx), "groups": len({self.images.groups[i] for i in idx})}
         return pd.DataFrame(rows).T
 
-    # --- scores -------------------------------------------------------------------------------
+    # --- scores and records -------------------------------------------------------------------
     def baselines(self) -> dict[str, dict[str, float]]:
         """Gray (ab = 0) and the training set's mean ab, scored like every method."""
         if self._baselines is None:
-            self._baselines = metrics.baselines(self.part("train"), self.part("test"))
-            self._save_previews("gray", [metrics.gray_prediction(t) for t in self.part("test")])
-            self._save_previews("ground_truth", self.part("test"))
+            test = self.part("test")
+            self._baselines = metrics.baselines(self.part("train"), test)
+            names = self.names("test")
+            self.run.save_previews("gray", names, [metrics.gray_prediction(t) for t in test])
+            self.run.save_previews("ground_truth", names, test)
         return self._baselines
+
+    def score(self, model: nn.Module, spec: ModelSpec) -> Scores:
+        """Colorize the test images at full resolution with `model` and measure the result."""
+        preds, scores = inference.evaluate_model(model, spec, self.part("test"), self.device)
+        return Scores(preds, scores)
 
     def record(
         self,
-        method: str,
+        spec: ModelSpec,
         model: nn.Module,
-        spec: inference.ModelSpec,
+        scores: Scores,
         result: engine.TrainResult | None = None,
+        *,
+        title: str,
+        source: str,
+        account: str,
+        compare: bool = True,
         **extra: Any,
     ) -> dict[str, Any]:
-        """Score `model` on the test images at full resolution; export it; file its numbers."""
+        """Export `model`, keep previews of its predictions, and file its numbers.
+
+        `title`, `source` (the write-up it follows) and `account` (one sentence on what it is)
+        are what the report shows; `compare=False` keeps an experiment's run out of the
+        report's comparison table.
+        """
         self.baselines()  # its previews (gray, ground truth) sit beside every method's
-        preds, scores = inference.evaluate_model(model, spec, self.part("test"), self.device)
-        folder = self.run.path(method)
-        inference.save_model(folder / "model.pt", model, spec)
-        self._save_previews(method, preds)
+        method = spec.method
+        model_file = save_model(self.run.writing(self.run.model_file(method)), model, spec)
+        self.run.save_previews(method, self.names("test"), scores.predictions)
         entry: dict[str, Any] = {
-            "metrics": scores,
+            "title": title,
+            "source": source,
+            "account": account,
+            "compare": compare,
+            "metrics": scores.metrics,
             "parameters": count_parameters(model),
-            "checkpoint": str((folder / "model.pt").relative_to(self.run.dir)),
+            "checkpoint": model_file.relative_to(self.run.dir).as_posix(),
             "arch": spec.arch,
         }
         if result is not None:
-            result.history.to_csv(folder / "history.csv", index=False)
             entry.update(
                 epochs_run=result.epochs_run,
                 stopped_early=result.stopped_early,
-                train_seconds=round(float(result.history["seconds"].sum()), 1),
+                best_epoch=best_epoch(result),
+                train_seconds=round(result.train_seconds, 1),
             )
         entry.update(extra)
         self.methods[method] = entry
         return entry
 
-    def table(self, methods: list[str] | None = None) -> pd.DataFrame:
+    def table(self, methods: Sequence[str] | None = None) -> pd.DataFrame:
         """Metrics of the baselines and the recorded methods, one row each."""
         rows = {f"baseline: {k}": v for k, v in self.baselines().items()}
         for name in methods or list(self.methods):
@@ -137,15 +164,7 @@ class Experiment:
 
     def previews(self, method: str) -> list[torch.Tensor]:
         """The small prediction images saved for `method` (or "gray", "ground_truth")."""
-        return read_previews(self.run.dir / "predictions" / method, self.names("test"))
-
-    def _save_previews(self, method: str, images: list[torch.Tensor]) -> None:
-        folder = self.run.path("predictions", method, "x").parent
-        for name, img in zip(self.names("test"), images, strict=True):
-            # JPEG keeps the committed report small; scores never read these files.
-            Image.fromarray(_shrink(img).permute(1, 2, 0).numpy()).save(
-                preview_file(folder, name), quality=92
-            )
+        return self.run.read_previews(method, self.names("test"))
 
     def finish(self, **extra: Any) -> dict[str, Any]:
         """Write metrics.json: split, baselines, every recorded method, environment, time."""
@@ -158,11 +177,41 @@ class Experiment:
         )
 
 
+def best_epoch(result: engine.TrainResult) -> int | None:
+    """The epoch whose weights were kept (lowest validation loss), when the best were kept."""
+    if result.best_checkpoint is None:
+        return None
+    return int(result.history.loc[result.history["val_loss"].idxmin(), "epoch"])
+
+
+def _settings(exp: Experiment, spec: ModelSpec, **training: Any) -> dict[str, Any]:
+    """What a method trains with, as its checkpoints record it (see `engine.Settings`)."""
+    return {
+        "profile": exp.profile,
+        "dataset": exp.dataset,
+        "seed": exp.seed,
+        "settings": exp.cfg,
+        "model": {"arch": spec.arch, "kwargs": spec.kwargs, "io": spec.io, "size": spec.size},
+        "training": {k: _describe(v) for k, v in training.items()},
+    }
+
+
+def _describe(value: Any) -> Any:
+    """A loss or other object as its class and plain attributes; plain values as they are."""
+    if value is None or isinstance(value, int | float | str | bool | tuple | list | dict):
+        return value
+    plain = {
+        k: v
+        for k, v in vars(value).items()
+        if not k.startswith("_") and isinstance(v, int | float | str | bool | tuple | type(None))
+    }
+    return {"class": type(value).__name__, **plain}
+
+
 def fit_supervised(
     exp: Experiment,
-    method: str,
     model: nn.Module,
-    spec: inference.ModelSpec,
+    spec: ModelSpec,
     *,
     loss_fn: nn.Module,
     lr: float,
@@ -172,43 +221,51 @@ def fit_supervised(
     patience: int | None = None,
     snapshot_every: int | None = None,
     progress: bool = True,
-    **extra: Any,
-) -> tuple[engine.TrainResult, dict[str, Any]]:
-    """Train `model` with Adam on `spec.io`'s pairs, validate each epoch, record it.
+) -> engine.TrainResult:
+    """Train `model` with Adam on its convention's pairs, validating after each epoch.
 
     With `patience`, training stops early on the validation loss and the best epoch's weights
-    are the ones scored and exported (as the ColorNet source's ignite set-up intended).
+    are loaded back into `model` (as the ColorNet source's ignite set-up intended).
     """
-    pair = engine.PAIRS[spec.io]
+    pair = spec.convention.pair
     model.to(exp.device)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr, betas=betas, weight_decay=weight_decay)
-    folder = exp.run.path(method)
+    method = spec.method
     trainer = engine.Trainer(
-        engine.supervised_step(model, optimizer, loss_fn, pair, exp.device),
+        steps.supervised_step(model, optimizer, loss_fn, pair, exp.device),
         to_save={"model": model, "optimizer": optimizer},
-        run_dir=folder,
+        checkpoint_dir=exp.run.checkpoint_dir(method),
+        history_file=exp.run.history_file(method),
+        settings=_settings(
+            exp,
+            spec,
+            loss=loss_fn,
+            lr=lr,
+            betas=betas,
+            weight_decay=weight_decay,
+            epochs=epochs,
+            patience=patience,
+        ),  # fmt: skip
         max_epochs=epochs,
         seed=exp.seed,
-        evaluator=engine.supervised_evaluator(model, loss_fn, pair, exp.device, spec.batch_stats),
+        evaluator=steps.supervised_evaluator(model, loss_fn, pair, exp.device, spec.batch_stats),
         val_loader=exp.loader("val"),
         patience=patience,
         keep_best="model" if patience else None,
-        on_epoch=_snapshots(exp, model, spec, folder, snapshot_every),
+        on_epoch=_snapshots(exp, model, spec, snapshot_every),
         progress=progress,
     )
     result = trainer.fit(exp.loader("train"))
     if result.best_checkpoint is not None:
         engine.load_best(model, result.best_checkpoint)
-        extra["best_epoch"] = int(result.history.loc[result.history["val_loss"].idxmin(), "epoch"])
-    return result, exp.record(method, model, spec, result, **extra)
+    return result
 
 
 def fit_gan(
     exp: Experiment,
-    method: str,
     G: nn.Module,
     D: nn.Module,
-    spec: inference.ModelSpec,
+    spec: ModelSpec,
     *,
     gan_loss: nn.Module,
     lr: float,
@@ -221,17 +278,15 @@ def fit_gan(
     g_every: int = 1,
     snapshot_every: int | None = None,
     progress: bool = True,
-    **extra: Any,
-) -> tuple[engine.TrainResult, dict[str, Any]]:
-    """Train a conditional GAN (D then G each step), snapshot fixed images, record G."""
+) -> engine.TrainResult:
+    """Train a conditional GAN (D then G each step, see `steps.gan_step`), snapshotting G."""
     G.to(exp.device)
     D.to(exp.device)
     opt_G = torch.optim.Adam(G.parameters(), lr=lr, betas=betas)
     opt_D = torch.optim.Adam(D.parameters(), lr=lr, betas=betas)
-    pair = engine.PAIRS[spec.io]
-    folder = exp.run.path(method)
+    pair = spec.convention.pair
     pixel = pixel_loss if pixel_loss is not None else nn.L1Loss()
-    step = engine.gan_step(
+    step = steps.gan_step(
         G,
         D,
         opt_G,
@@ -245,43 +300,37 @@ def fit_gan(
         g_every=g_every,
         device=exp.device,
     )
+    losses = steps.GAN_LOSSES + (("loss_G_perceptual",) if perceptual is not None else ())
     trainer = engine.Trainer(
         step,
+        losses=losses,
         to_save={"G": G, "D": D, "opt_G": opt_G, "opt_D": opt_D},
-        run_dir=folder,
+        checkpoint_dir=exp.run.checkpoint_dir(spec.method),
+        history_file=exp.run.history_file(spec.method),
+        settings=_settings(
+            exp,
+            spec,
+            discriminator={"arch": type(D).__name__, **getattr(D, "config", {})},
+            gan_loss=gan_loss,
+            pixel_loss=pixel,
+            lambda_pixel=lambda_pixel,
+            perceptual=perceptual is not None,
+            lambda_perceptual=lambda_perceptual,
+            g_every=g_every,
+            lr=lr,
+            betas=betas,
+            epochs=epochs,
+        ),  # fmt: skip
         max_epochs=epochs,
         seed=exp.seed,
         # The pixel loss on the validation images tells whether G generalises at all.
-        evaluator=engine.supervised_evaluator(G, pixel, pair, exp.device, spec.batch_stats),
+        evaluator=steps.supervised_evaluator(G, pixel, pair, exp.device, spec.batch_stats),
         val_loader=exp.loader("val"),
-        on_epoch=_snapshots(exp, G, spec, folder, snapshot_every),
+        on_epoch=_snapshots(exp, G, spec, snapshot_every),
         running=("loss_D", "loss_G"),
         progress=progress,
     )
-    result = trainer.fit(exp.loader("train"))
-    return result, exp.record(
-        method, G, spec, result, discriminator_parameters=count_parameters(D), **extra
-    )
-
-
-def resplit_validation(split: data.Split, train_percent: float, seed: int) -> data.Split:
-    """Pool train and val, keep `train_percent` for training and the rest (at least one image)
-    for validation, as the SA-cGAN source's ``--splitPercent`` does; test is untouched."""
-    if not 0.0 < train_percent < 1.0:
-        raise ValueError(f"split_percent must be in (0, 1), got {train_percent}")
-    pool = sorted(zip(split.train + split.val, split.train_names + split.val_names, strict=True))
-    order = torch.randperm(len(pool), generator=torch.Generator().manual_seed(seed)).tolist()
-    n_val = min(max(1, round((1 - train_percent) * len(pool))), len(pool) - 1)
-    val = sorted(pool[i] for i in order[:n_val])
-    train = sorted(pool[i] for i in order[n_val:])
-    return data.Split(
-        train=[i for i, _ in train],
-        val=[i for i, _ in val],
-        test=list(split.test),
-        train_names=[n for _, n in train],
-        val_names=[n for _, n in val],
-        test_names=list(split.test_names),
-    )
+    return trainer.fit(exp.loader("train"))
 
 
 @dataclass
@@ -292,7 +341,7 @@ class Attention:
 
 
 def attention_of(
-    G: nn.Module, spec: inference.ModelSpec, image: torch.Tensor, device: torch.device | str
+    G: nn.Module, spec: ModelSpec, image: torch.Tensor, device: torch.device | str
 ) -> Attention:
     """Run G once on `image` (centre crop at its size) and read its self-attention weights."""
     layers = [m for m in G.modules() if isinstance(m, SelfAttention)]
@@ -309,12 +358,18 @@ def attention_of(
 
 
 def _snapshots(
-    exp: Experiment, model: nn.Module, spec: inference.ModelSpec, folder: Path, every: int | None
+    exp: Experiment, model: nn.Module, spec: ModelSpec, every: int | None
 ) -> inference.Snapshots | None:
     if not every:
         return None
+    run, method = exp.run, spec.method
     return inference.Snapshots(
-        model, spec, exp.part("val")[:4], folder / "snapshots", every=every, device=exp.device
+        model,
+        spec,
+        exp.part("val")[:4],
+        lambda epoch: run.writing(run.snapshot_file(method, epoch)),
+        every=every,
+        device=exp.device,
     )
 
 
@@ -327,13 +382,13 @@ def start(
     seed: int,
     out_dir: str | Path,
     device: str = "",
-    overrides: Mapping[str, Any] | None = None,
+    overrides: Mapping[str, Any] | str | None = None,
     data_root: str | Path = "data",
 ) -> Experiment:
     """Settings, seed, device, run folder, images and the deterministic split."""
-    cfg = profiles.settings(profile, settings_name, **dict(overrides or {}))
+    cfg = profiles.settings(profile, settings_name, overrides)
     engine.seed_everything(seed)
-    dev = engine.pick_device(device or None)
+    dev = devices.pick_device(device or None)
     images = data.load_images(dataset, root=_data_root(data_root))
     # The dataset's registry entry decides the grouping: faces split by subject.
     split = data.split(images, test_fraction=cfg["test_fraction"], seed=seed)
@@ -348,30 +403,3 @@ def _data_root(root: str | Path) -> Path:
         return root
     repo_data = Path(__file__).resolve().parents[1] / root
     return repo_data if repo_data.exists() else root
-
-
-def _shrink(image: torch.Tensor, side: int = PREVIEW_SIDE) -> torch.Tensor:
-    _, h, w = image.shape
-    scale = side / max(h, w)
-    if scale >= 1:
-        return image
-    size = (max(1, round(h * scale)), max(1, round(w * scale)))
-    small = torch.nn.functional.interpolate(
-        image[None].float(), size=size, mode="bilinear", antialias=True, align_corners=False
-    )
-    return small[0].round().clamp(0, 255).to(torch.uint8)
-
-
-def preview_file(folder: Path, name: str) -> Path:
-    """Where the preview of test image `name` lives in a method's predictions folder."""
-    return folder / f"{Path(name).stem}.jpg"
-
-
-def read_previews(folder: Path, names: Sequence[str]) -> list[torch.Tensor]:
-    """The saved previews of the test images `names` from `folder`, as uint8 (3, H, W)."""
-    return [
-        torch.from_numpy(
-            np.asarray(Image.open(preview_file(folder, n)).convert("RGB")).copy()
-        ).permute(2, 0, 1)
-        for n in names
-    ]

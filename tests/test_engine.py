@@ -6,13 +6,9 @@ import pytest
 import torch
 from torch import nn
 
-from colorlib.engine import (
-    NonFiniteLossError,
-    Trainer,
-    load_best,
-    supervised_evaluator,
-    supervised_step,
-)
+from colorlib.engine import NonFiniteLossError, Trainer, load_best
+from colorlib.errors import UserError
+from colorlib.steps import GAN_LOSSES, gan_step, supervised_evaluator, supervised_step
 
 
 class ToyLoader:
@@ -40,13 +36,15 @@ def make_net(seed: int = 0) -> nn.Module:
     return nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.Dropout(0.2), nn.Conv2d(4, 2, 1))
 
 
-def make_trainer(net, run_dir, max_epochs, **kwargs) -> Trainer:
-    opt = torch.optim.Adam(net.parameters(), lr=1e-2)
+def make_trainer(net, run_dir, max_epochs, lr=1e-2, **kwargs) -> Trainer:
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
     step = supervised_step(net, opt, nn.MSELoss())
     return Trainer(
         step,
         to_save={"model": net, "optimizer": opt},
-        run_dir=run_dir,
+        checkpoint_dir=run_dir / "checkpoints",
+        history_file=run_dir / "history.csv",
+        settings={"lr": lr, "net": "toy"},
         max_epochs=max_epochs,
         seed=3,
         progress=False,
@@ -89,7 +87,7 @@ def test_nan_loss_stops_with_a_clear_message(tmp_path):
     trainer = Trainer(
         supervised_step(net, opt, loss_fn),
         to_save={"model": net, "optimizer": opt},
-        run_dir=tmp_path,
+        checkpoint_dir=tmp_path / "checkpoints",
         max_epochs=3,
         progress=False,
     )
@@ -148,13 +146,12 @@ def test_trainer_rejects_inconsistent_arguments(tmp_path):
     opt = torch.optim.SGD(net.parameters(), lr=0.1)
     step = supervised_step(net, opt, nn.MSELoss())
     with pytest.raises(ValueError, match="max_epochs"):
-        Trainer(step, to_save={"model": net}, run_dir=tmp_path, max_epochs=0)
+        Trainer(step, to_save={"model": net}, checkpoint_dir=tmp_path, max_epochs=0)
     with pytest.raises(ValueError, match="patience needs an evaluator"):
-        Trainer(step, to_save={"model": net}, run_dir=tmp_path, max_epochs=2, patience=3)
+        Trainer(step, to_save={"model": net}, checkpoint_dir=tmp_path, max_epochs=2, patience=3)
 
 
 def test_gan_step_updates_d_then_g_and_reports_every_loss():
-    from colorlib.engine import gan_step
     from colorlib.losses import GANLoss
 
     torch.manual_seed(0)
@@ -177,15 +174,7 @@ def test_gan_step_updates_d_then_g_and_reports_every_loss():
     g0 = [p.clone() for p in G.parameters()]
     d0 = [p.clone() for p in D.parameters()]
     out = step(batch)
-    assert set(out) == {
-        "loss_D",
-        "loss_D_real",
-        "loss_D_fake",
-        "loss_G",
-        "loss_G_GAN",
-        "loss_G_pixel",
-        "loss_G_perceptual",
-    }
+    assert set(out) == {*GAN_LOSSES, "loss_G_perceptual"}
     assert out["loss_G"] == pytest.approx(
         out["loss_G_GAN"] + 100 * out["loss_G_pixel"] + 10 * out["loss_G_perceptual"], rel=1e-5
     )
@@ -196,3 +185,45 @@ def test_gan_step_updates_d_then_g_and_reports_every_loss():
     g1 = [p.clone() for p in G.parameters()]
     step(batch)
     assert all(torch.equal(a, b) for a, b in zip(g1, G.parameters(), strict=True))
+
+
+def test_history_holds_the_epoch_means_of_the_step_losses(tmp_path):
+    seen: list[float] = []
+    net = make_net()
+    opt = torch.optim.SGD(net.parameters(), lr=0.0)
+
+    def step(batch):
+        value = float(len(seen))  # 0, 1, 2, ... so each epoch's mean is known
+        seen.append(value)
+        return {"loss": value, "other": 2 * value}
+
+    trainer = Trainer(
+        step,
+        losses=("loss", "other"),
+        to_save={"model": net, "optimizer": opt},
+        checkpoint_dir=tmp_path,
+        max_epochs=2,
+        progress=False,
+    )
+    history = trainer.fit(ToyLoader(n_batches=4)).history
+    assert list(history["loss"]) == [1.5, 5.5]  # means of 0..3 and 4..7
+    assert list(history["other"]) == [3.0, 11.0]
+
+
+def test_resuming_under_other_settings_is_refused_naming_both(tmp_path):
+    make_trainer(make_net(), tmp_path, 1).fit(ToyLoader())
+    with pytest.raises(UserError, match=r"lr: 0.01 -> 0.5") as info:
+        make_trainer(make_net(), tmp_path, 2, lr=0.5).fit(ToyLoader())
+    assert "last_checkpoint_4.pt" in str(info.value) and "\n" not in str(info.value)
+    # The same settings resume as before.
+    assert make_trainer(make_net(), tmp_path, 2).fit(ToyLoader()).resumed_from == 1
+
+
+def test_a_truncated_checkpoint_is_named_and_an_odd_name_ignored(tmp_path):
+    make_trainer(make_net(), tmp_path, 1).fit(ToyLoader())
+    [last] = (tmp_path / "checkpoints").glob("last_checkpoint_*.pt")
+    (tmp_path / "checkpoints" / "last_checkpoint_copy.pt").write_bytes(b"stray")
+    last.write_bytes(last.read_bytes()[:200])
+    with pytest.warns(UserWarning, match="last_checkpoint_copy.pt"):
+        with pytest.raises(UserError, match=r"last_checkpoint_4\.pt is unreadable"):
+            make_trainer(make_net(), tmp_path, 2).fit(ToyLoader())

@@ -17,7 +17,6 @@ from __future__ import annotations
 import math
 
 import torch
-import torchvision
 from torch import Tensor, nn
 from torch.nn import functional as F
 
@@ -171,6 +170,8 @@ class ResNet18Discriminator(nn.Module):
     def __init__(self, in_channels: int = 3) -> None:
         super().__init__()
         self.config = {"in_channels": int(in_channels)}
+        import torchvision  # here: importing it costs a second at every colorize start
+
         net = torchvision.models.resnet18(weights=None)
         if in_channels != 3:
             old = net.conv1

@@ -1,0 +1,158 @@
+"""`BatchLoader`: batches of {"L", "ab", "rgb"} cut from in-memory uint8 images, and
+`augment_examples`, a few training crops as a batch would draw them.
+
+The sets are small (24 Kodak photos, 750 faces), so every image stays in memory and a batch is
+cut, resized, augmented and converted to Lab as whole tensors: no worker processes, no
+per-sample Python colour conversion. The random draws depend only on (seed, epoch). Uses the
+crop geometry (`colorlib.data.crops`), `Augment` and the fast Lab conversion
+(`colorlib.fastlab`); no files.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from colorlib.color import to_uint8
+from colorlib.data.augment import Augment
+from colorlib.data.crops import Box, centre_box, random_boxes, render, render_crops, resize_layout
+from colorlib.fastlab import Scratch, model_input
+
+
+def _epoch_generator(seed: int, epoch: int) -> torch.Generator:
+    # Mix (seed, epoch) so neighbouring seeds and epochs give unrelated streams.
+    state = np.random.SeedSequence([seed, epoch]).generate_state(1, dtype=np.uint64)[0]
+    return torch.Generator().manual_seed(int(state))
+
+
+class BatchLoader:
+    """Batches of {"L", "ab", "rgb"} cut from in-memory uint8 images, converted on `device`.
+
+    Training: `samples_per_epoch` (default: one per image) random square crops, side drawn in
+    [crop_min_frac, 1] x min(H, W) at a uniform position, resized to `size` (antialiased
+    bilinear), then `augment` on the whole batch; images are visited in shuffled passes and every
+    batch is full, so an epoch is ceil(samples / batch_size) batches. Evaluation: each image once,
+    in order, centre square crop resized to `size` (the last batch may be short).
+    The draws depend only on (seed, epoch): each iteration uses the current epoch and then moves
+    to the next; `set_epoch(e)` chooses the epoch of the next iteration.
+    """
+
+    def __init__(
+        self,
+        images: Sequence[Tensor],
+        *,
+        size: int,
+        batch_size: int = 16,
+        samples_per_epoch: int | None = None,
+        train: bool = True,
+        augment: Augment | None = None,
+        seed: int = 0,
+        device: str | torch.device = "cpu",
+        crop_min_frac: float = 0.5,
+        names: Sequence[str] | None = None,
+    ) -> None:
+        if len(images) == 0:
+            raise ValueError("images is empty")
+        if size < 1 or batch_size < 1:
+            raise ValueError(f"size and batch_size must be >= 1, got {size} and {batch_size}")
+        if not 0.0 < crop_min_frac <= 1.0:
+            raise ValueError(f"crop_min_frac must be in (0, 1], got {crop_min_frac}")
+        if samples_per_epoch is not None and samples_per_epoch < 1:
+            raise ValueError(f"samples_per_epoch must be >= 1, got {samples_per_epoch}")
+        if names is not None and len(names) != len(images):
+            raise ValueError(f"got {len(names)} names for {len(images)} images")
+        for i, image in enumerate(images):
+            label = names[i] if names is not None else f"image {i}"
+            if image.dtype != torch.uint8 or image.dim() != 3 or image.shape[0] != 3:
+                raise ValueError(
+                    f"{label}: expected a uint8 tensor (3, H, W), got {image.dtype} "
+                    f"{tuple(image.shape)}"
+                )
+            if min(image.shape[-2:]) < size:
+                h, w = image.shape[-2:]
+                raise ValueError(f"{label}: {w}x{h} is smaller than the crop size {size}")
+        self.device = torch.device(device)
+        # The whole set sits in memory; move it once rather than per batch.
+        self.images = [resize_layout(image.to(self.device)) for image in images]
+        self.size = size
+        self.batch_size = batch_size
+        self.samples_per_epoch = samples_per_epoch
+        self.train = train
+        self.augment = augment
+        self.seed = seed
+        self.crop_min_frac = crop_min_frac
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Choose the epoch whose random draws the next iteration uses."""
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        if not self.train:
+            return math.ceil(len(self.images) / self.batch_size)
+        return math.ceil((self.samples_per_epoch or len(self.images)) / self.batch_size)
+
+    def __iter__(self) -> Iterator[dict[str, Tensor]]:
+        # A generator: the draws happen at the first next(), after any set_epoch() the training
+        # loop makes between creating the iterator and starting the epoch.
+        shapes = [tuple(image.shape[-2:]) for image in self.images]
+        # Intermediate buffers reused from batch to batch (each iterator has its own); the
+        # tensors yielded are always new.
+        scratch: Scratch = {}
+        if not self.train:
+            for start in range(0, len(self.images), self.batch_size):
+                idx = list(range(start, min(start + self.batch_size, len(self.images))))
+                boxes = [centre_box(*shapes[i]) for i in idx]
+                yield self._batch(self._render(idx, boxes), scratch)
+            return
+        epoch, self.epoch = self.epoch, self.epoch + 1
+        generator = _epoch_generator(self.seed, epoch)
+        n_total = len(self) * self.batch_size
+        n = len(self.images)
+        passes = [torch.randperm(n, generator=generator) for _ in range(math.ceil(n_total / n))]
+        order = torch.cat(passes)[:n_total].tolist()
+        u = torch.rand(n_total, 3, generator=generator, dtype=torch.float64)
+        params = self.augment.sample(n_total, generator) if self.augment is not None else None
+        for start in range(0, n_total, self.batch_size):
+            idx = order[start : start + self.batch_size]
+            boxes = random_boxes(
+                [shapes[i] for i in idx], u[start : start + len(idx)], self.crop_min_frac
+            )
+            if self.augment is not None and params is not None:
+                crops = render_crops([self.images[i] for i in idx], boxes, self.size)
+                rgb = self.augment.apply_to_batch(
+                    crops, {k: v[start : start + len(idx)] for k, v in params.items()}, scratch
+                )
+            else:
+                rgb = self._render(idx, boxes)
+            yield self._batch(rgb, scratch)
+
+    def _render(self, idx: list[int], boxes: list[Box]) -> Tensor:
+        return render([self.images[i] for i in idx], boxes, self.size)
+
+    @staticmethod
+    def _batch(rgb: Tensor, scratch: Scratch) -> dict[str, Tensor]:
+        # The batches never need gradients: the fast twin of color.rgb_to_model_input, reusing
+        # the loop's buffers.
+        L, ab = model_input(rgb, scratch)
+        return {"L": L, "ab": ab, "rgb": rgb}
+
+
+def augment_examples(
+    image: Tensor, n: int, *, size: int, seed: int = 0, augment: Augment | None = None
+) -> list[Tensor]:
+    """`n` augmented training crops of one uint8 image, as a training batch would draw them."""
+    loader = BatchLoader(
+        [image],
+        size=size,
+        batch_size=n,
+        samples_per_epoch=n,
+        train=True,
+        augment=augment or Augment(),
+        seed=seed,
+    )
+    return list(to_uint8(next(iter(loader))["rgb"]))

@@ -1,0 +1,161 @@
+"""Training steps: what one batch does to the nets, for supervised models and for GANs.
+
+A *step* is a closure ``batch -> {loss name: float}`` that updates its nets; an *evaluator* is an
+ignite `Engine` whose metric "loss" is computed on the validation set. `colorlib.engine.Trainer`
+runs either kind, and a notebook may write its own step in the same shape.
+
+Mixed precision is used on CUDA only (bf16/fp16 gains nothing on a CPU and costs accuracy).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import torch
+from ignite.engine import Engine
+from ignite.metrics import Loss
+from torch import nn
+
+from colorlib.conventions import CONVENTIONS
+from colorlib.losses import GANLoss, set_requires_grad
+from colorlib.models import batch_statistics
+
+Step = Callable[[Mapping[str, torch.Tensor]], dict[str, float]]
+PairFn = Callable[[Mapping[str, torch.Tensor]], tuple[torch.Tensor, torch.Tensor]]
+
+lab_pair: PairFn = CONVENTIONS["lab"].pair
+
+# The losses `gan_step` reports each step (plus "loss_G_perceptual" when it has a perceptual term).
+GAN_LOSSES = ("loss_D", "loss_D_real", "loss_D_fake", "loss_G", "loss_G_GAN", "loss_G_pixel")
+
+
+def supervised_step(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    loss_fn: nn.Module,
+    pair: PairFn = lab_pair,
+    device: torch.device | str = "cpu",
+) -> Step:
+    """One optimisation step of `model` on `pair(batch)`; returns {"loss": value}."""
+    device = torch.device(device)
+    amp = device.type == "cuda"
+    scaler = torch.amp.GradScaler("cuda", enabled=amp)
+
+    def step(batch: Mapping[str, torch.Tensor]) -> dict[str, float]:
+        model.train()
+        x, y = (t.to(device) for t in pair(batch))
+        optimizer.zero_grad(set_to_none=True)
+        with torch.autocast(device.type, enabled=amp):
+            loss = loss_fn(model(x), y)
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+        return {"loss": loss.item()}
+
+    return step
+
+
+def supervised_evaluator(
+    model: nn.Module,
+    loss_fn: nn.Module,
+    pair: PairFn = lab_pair,
+    device: torch.device | str = "cpu",
+    per_image_stats: bool = False,
+) -> Engine:
+    """An ignite evaluator whose metric "loss" is `loss_fn` averaged over the validation set.
+
+    With `per_image_stats`, each image is run alone with BatchNorm on its own statistics, as
+    such a model is used at test time (see `colorlib.models.batch_statistics`).
+    """
+    device = torch.device(device)
+
+    def infer(engine: Engine, batch: Mapping[str, torch.Tensor]):
+        model.eval()
+        with torch.no_grad():
+            x, y = (t.to(device) for t in pair(batch))
+            if not per_image_stats:
+                return model(x), y
+            with batch_statistics(model):
+                return torch.cat([model(x[i : i + 1]) for i in range(len(x))]), y
+
+    evaluator = Engine(infer)
+    Loss(loss_fn).attach(evaluator, "loss")
+    return evaluator
+
+
+def gan_step(
+    G: nn.Module,
+    D: nn.Module,
+    opt_G: torch.optim.Optimizer,
+    opt_D: torch.optim.Optimizer,
+    gan_loss: GANLoss,
+    *,
+    pair: PairFn = lab_pair,
+    pixel_loss: nn.Module | None = None,
+    lambda_pixel: float = 100.0,
+    perceptual: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+    lambda_perceptual: float = 10.0,
+    g_every: int = 1,
+    device: torch.device | str = "cpu",
+) -> Step:
+    """One conditional-GAN step: update D on real and fake pairs, then G.
+
+    D always sees the condition and the colour together, ``D(cat(x, y))``. G minimises the
+    adversarial loss plus ``lambda_pixel * pixel_loss(fake, real)`` (L1 in pix2pix, MSE in the
+    Lab GAN) plus, when given, ``lambda_perceptual * perceptual(x, fake, real)``. With
+    ``g_every=k`` G is updated on every k-th step only (the Lab GAN source's option); its losses
+    are still computed and reported every step.
+    """
+    device = torch.device(device)
+    pixel_loss = pixel_loss if pixel_loss is not None else nn.L1Loss()
+    amp = device.type == "cuda"
+    scaler_D = torch.amp.GradScaler("cuda", enabled=amp)
+    scaler_G = torch.amp.GradScaler("cuda", enabled=amp)
+    count = {"steps": 0}
+
+    def step(batch: Mapping[str, torch.Tensor]) -> dict[str, float]:
+        G.train()
+        D.train()
+        x, real = (t.to(device) for t in pair(batch))
+        with torch.autocast(device.type, enabled=amp):
+            fake = G(x)
+
+        set_requires_grad(D, True)
+        opt_D.zero_grad(set_to_none=True)
+        with torch.autocast(device.type, enabled=amp):
+            loss_D_real = gan_loss(D(torch.cat([x, real], 1)), True)
+            loss_D_fake = gan_loss(D(torch.cat([x, fake.detach()], 1)), False)
+            loss_D = (loss_D_real + loss_D_fake) / 2
+        scaler_D.scale(loss_D).backward()
+        scaler_D.step(opt_D)
+        scaler_D.update()
+
+        # D's weights are constants for G's update: no gradients wasted on them.
+        set_requires_grad(D, False)
+        opt_G.zero_grad(set_to_none=True)
+        with torch.autocast(device.type, enabled=amp):
+            loss_G_GAN = gan_loss(D(torch.cat([x, fake], 1)), True)
+            loss_G_pixel = pixel_loss(fake, real)
+            loss_G = loss_G_GAN + lambda_pixel * loss_G_pixel
+            out = {}
+            if perceptual is not None:
+                loss_G_perc = perceptual(x, fake, real)
+                loss_G = loss_G + lambda_perceptual * loss_G_perc
+                out["loss_G_perceptual"] = loss_G_perc.item()
+        if count["steps"] % g_every == 0:
+            scaler_G.scale(loss_G).backward()
+            scaler_G.step(opt_G)
+            scaler_G.update()
+        set_requires_grad(D, True)
+        count["steps"] += 1
+        return {
+            "loss_D": loss_D.item(),
+            "loss_D_real": loss_D_real.item(),
+            "loss_D_fake": loss_D_fake.item(),
+            "loss_G": loss_G.item(),
+            "loss_G_GAN": loss_G_GAN.item(),
+            "loss_G_pixel": loss_G_pixel.item(),
+            **out,
+        }
+
+    return step
