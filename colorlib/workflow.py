@@ -2,7 +2,7 @@
 
 A notebook starts an `Experiment` and then calls, for each method it teaches, one step at a time:
 
-    result = workflow.fit_supervised(exp, model, spec, ...)   # or fit_gan: train (and resume)
+    result = workflow.fit_supervised(exp, model, spec, ...)   # or fit_gan, or fit(own step)
     scores = exp.score(model, spec)                           # full resolution, held-out images
     exp.record(spec, model, scores, result, title=...)         # export, previews, metrics entry
 
@@ -208,6 +208,56 @@ def _describe(value: Any) -> Any:
     return {"class": type(value).__name__, **plain}
 
 
+def fit(
+    exp: Experiment,
+    model: nn.Module,
+    spec: ModelSpec,
+    step: steps.Step,
+    *,
+    losses: Sequence[str],
+    to_save: Mapping[str, Any],
+    val_loss: nn.Module,
+    epochs: int,
+    settings: Mapping[str, Any],
+    patience: int | None = None,
+    snapshot_every: int | None = None,
+    running: Sequence[str] = ("loss",),
+    progress: bool = True,
+) -> engine.TrainResult:
+    """Run `step` (batch -> {loss name: value}; it updates the nets itself) for `epochs` epochs
+    with colorlib's engine: `model` (the net that colorizes) is validated with `val_loss` after
+    each epoch, everything in `to_save` is checkpointed, and a rerun resumes under the same
+    `settings` (what the step trains with, for the checkpoint to record).
+
+    With `patience`, training stops early on the validation loss and the best epoch's weights
+    are loaded back into `model`.
+    """
+    method = spec.method
+    trainer = engine.Trainer(
+        step,
+        losses=losses,
+        to_save=to_save,
+        checkpoint_dir=exp.run.checkpoint_dir(method),
+        history_file=exp.run.history_file(method),
+        settings=_settings(exp, spec, **settings, epochs=epochs, patience=patience),
+        max_epochs=epochs,
+        seed=exp.seed,
+        evaluator=steps.supervised_evaluator(
+            model, val_loss, spec.convention.pair, exp.device, spec.batch_stats
+        ),
+        val_loader=exp.loader("val"),
+        patience=patience,
+        keep_best="model" if patience else None,
+        on_epoch=_snapshots(exp, model, spec, snapshot_every),
+        running=running,
+        progress=progress,
+    )
+    result = trainer.fit(exp.loader("train"))
+    if result.best_checkpoint is not None:
+        engine.load_best(model, result.best_checkpoint)
+    return result
+
+
 def fit_supervised(
     exp: Experiment,
     model: nn.Module,
@@ -222,43 +272,18 @@ def fit_supervised(
     snapshot_every: int | None = None,
     progress: bool = True,
 ) -> engine.TrainResult:
-    """Train `model` with Adam on its convention's pairs, validating after each epoch.
-
-    With `patience`, training stops early on the validation loss and the best epoch's weights
-    are loaded back into `model` (as the ColorNet source's ignite set-up intended).
-    """
-    pair = spec.convention.pair
+    """Train `model` with Adam on its convention's pairs (`steps.supervised_step`), validating
+    after each epoch; with `patience`, stop early and keep the best epoch's weights (as the
+    ColorNet source's ignite set-up intended)."""
     model.to(exp.device)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr, betas=betas, weight_decay=weight_decay)
-    method = spec.method
-    trainer = engine.Trainer(
-        steps.supervised_step(model, optimizer, loss_fn, pair, exp.device),
-        to_save={"model": model, "optimizer": optimizer},
-        checkpoint_dir=exp.run.checkpoint_dir(method),
-        history_file=exp.run.history_file(method),
-        settings=_settings(
-            exp,
-            spec,
-            loss=loss_fn,
-            lr=lr,
-            betas=betas,
-            weight_decay=weight_decay,
-            epochs=epochs,
-            patience=patience,
-        ),  # fmt: skip
-        max_epochs=epochs,
-        seed=exp.seed,
-        evaluator=steps.supervised_evaluator(model, loss_fn, pair, exp.device, spec.batch_stats),
-        val_loader=exp.loader("val"),
-        patience=patience,
-        keep_best="model" if patience else None,
-        on_epoch=_snapshots(exp, model, spec, snapshot_every),
-        progress=progress,
-    )
-    result = trainer.fit(exp.loader("train"))
-    if result.best_checkpoint is not None:
-        engine.load_best(model, result.best_checkpoint)
-    return result
+    step = steps.supervised_step(model, optimizer, loss_fn, spec.convention.pair, exp.device)
+    return fit(
+        exp, model, spec, step,
+        losses=("loss",), to_save={"model": model, "optimizer": optimizer}, val_loss=loss_fn,
+        epochs=epochs, patience=patience, snapshot_every=snapshot_every, progress=progress,
+        settings={"loss": loss_fn, "lr": lr, "betas": betas, "weight_decay": weight_decay},
+    )  # fmt: skip
 
 
 def fit_gan(
@@ -279,58 +304,31 @@ def fit_gan(
     snapshot_every: int | None = None,
     progress: bool = True,
 ) -> engine.TrainResult:
-    """Train a conditional GAN (D then G each step, see `steps.gan_step`), snapshotting G."""
+    """Train a conditional GAN with Adam (D then G each step, see `steps.gan_step`)."""
     G.to(exp.device)
     D.to(exp.device)
     opt_G = torch.optim.Adam(G.parameters(), lr=lr, betas=betas)
     opt_D = torch.optim.Adam(D.parameters(), lr=lr, betas=betas)
-    pair = spec.convention.pair
     pixel = pixel_loss if pixel_loss is not None else nn.L1Loss()
     step = steps.gan_step(
-        G,
-        D,
-        opt_G,
-        opt_D,
-        gan_loss,
-        pair=pair,
-        pixel_loss=pixel,
-        lambda_pixel=lambda_pixel,
-        perceptual=perceptual,
-        lambda_perceptual=lambda_perceptual,
-        g_every=g_every,
-        device=exp.device,
-    )
+        G, D, opt_G, opt_D, gan_loss, pair=spec.convention.pair, pixel_loss=pixel,
+        lambda_pixel=lambda_pixel, perceptual=perceptual, lambda_perceptual=lambda_perceptual,
+        g_every=g_every, device=exp.device,
+    )  # fmt: skip
     losses = steps.GAN_LOSSES + (("loss_G_perceptual",) if perceptual is not None else ())
-    trainer = engine.Trainer(
-        step,
-        losses=losses,
-        to_save={"G": G, "D": D, "opt_G": opt_G, "opt_D": opt_D},
-        checkpoint_dir=exp.run.checkpoint_dir(spec.method),
-        history_file=exp.run.history_file(spec.method),
-        settings=_settings(
-            exp,
-            spec,
-            discriminator={"arch": type(D).__name__, **getattr(D, "config", {})},
-            gan_loss=gan_loss,
-            pixel_loss=pixel,
-            lambda_pixel=lambda_pixel,
-            perceptual=perceptual is not None,
-            lambda_perceptual=lambda_perceptual,
-            g_every=g_every,
-            lr=lr,
-            betas=betas,
-            epochs=epochs,
-        ),  # fmt: skip
-        max_epochs=epochs,
-        seed=exp.seed,
+    return fit(
+        exp, G, spec, step,
+        losses=losses, to_save={"G": G, "D": D, "opt_G": opt_G, "opt_D": opt_D},
         # The pixel loss on the validation images tells whether G generalises at all.
-        evaluator=steps.supervised_evaluator(G, pixel, pair, exp.device, spec.batch_stats),
-        val_loader=exp.loader("val"),
-        on_epoch=_snapshots(exp, G, spec, snapshot_every),
-        running=("loss_D", "loss_G"),
-        progress=progress,
-    )
-    return trainer.fit(exp.loader("train"))
+        val_loss=pixel, epochs=epochs, snapshot_every=snapshot_every,
+        running=("loss_D", "loss_G"), progress=progress,
+        settings={
+            "discriminator": {"arch": type(D).__name__, **getattr(D, "config", {})},
+            "gan_loss": gan_loss, "pixel_loss": pixel, "lambda_pixel": lambda_pixel,
+            "perceptual": perceptual is not None, "lambda_perceptual": lambda_perceptual,
+            "g_every": g_every, "lr": lr, "betas": betas,
+        },
+    )  # fmt: skip
 
 
 @dataclass

@@ -132,3 +132,29 @@ def test_layout_declares_what_runs_write_and_nothing_else():
     assert not runs.declared("colornet.csv")  # tables live in tables/
     assert not runs.declared("pix2pix_lab/history.csv.bak")
     assert not runs.declared("pix2pix_lab/checkpoints/last_checkpoint_x.pt")
+
+
+def test_fit_runs_a_step_written_by_hand(tmp_path, photos):
+    """What notebook 04 does: its own step closure, handed to the engine."""
+    exp = start(photos, tmp_path / "run")
+    model = define_G("colornet", widths=[4, 8], activation="sigmoid")
+    spec = ModelSpec.of(model, method="colornet", io="unit", size=32)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    calls = []
+
+    def step(batch):
+        x, y = spec.convention.pair(batch)
+        optimizer.zero_grad()
+        loss = nn.functional.mse_loss(model(x), y)
+        loss.backward()
+        optimizer.step()
+        calls.append(1)
+        return {"mse": loss.item(), "twice": 2 * loss.item()}
+
+    result = workflow.fit(
+        exp, model, spec, step, losses=("mse", "twice"), to_save={"model": model},
+        val_loss=nn.MSELoss(), epochs=2, settings={"lr": 0.1}, running=("mse",), progress=False,
+    )  # fmt: skip
+    assert len(calls) == 2 * len(exp.loader("train"))
+    assert list(result.history["twice"]) == pytest.approx(list(2 * result.history["mse"]))
+    assert {"val_loss", "seconds"} <= set(result.history.columns)
