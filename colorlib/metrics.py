@@ -43,16 +43,33 @@ def _pair(pred: Image, target: Image) -> tuple[np.ndarray, np.ndarray]:
     return p, t
 
 
+# An 8-bit image is known only to within its rounding: uniform noise of variance 1/12 grey
+# level^2. Identical images score as if they differed by that alone (58.9 dB), so one perfect
+# image cannot make a set's mean PSNR infinite.
+PSNR_MSE_FLOOR = 1.0 / 12.0
+
+
 def psnr(pred: Image, target: Image) -> float:
-    """Peak signal-to-noise ratio in dB over all channels, data range 255 (inf if identical)."""
+    """Peak signal-to-noise ratio in dB over all channels, data range 255, with the MSE floored
+    at `PSNR_MSE_FLOOR` (so identical images give 58.9 dB, not infinity)."""
     p, t = _pair(pred, target)
     mse = float(np.mean((p.astype(np.float64) - t.astype(np.float64)) ** 2))
-    return math.inf if mse == 0.0 else 10.0 * math.log10(255.0**2 / mse)
+    return 10.0 * math.log10(255.0**2 / max(mse, PSNR_MSE_FLOOR))
+
+
+# The Gaussian window of SSIM (sigma 1.5, truncated at 3.5 sigma) is 11 pixels wide.
+SSIM_WINDOW = 11
 
 
 def ssim(pred: Image, target: Image) -> float:
-    """Mean SSIM over RGB channels: Gaussian window sigma 1.5, population covariance, range 255."""
+    """Mean SSIM over RGB channels: Gaussian window sigma 1.5, population covariance, range 255.
+    The images must be at least `SSIM_WINDOW` pixels on each side."""
     p, t = _pair(pred, target)
+    if min(p.shape[:2]) < SSIM_WINDOW:
+        raise ValueError(
+            f"SSIM needs images of at least {SSIM_WINDOW}x{SSIM_WINDOW} pixels (its Gaussian "
+            f"window, sigma 1.5, is {SSIM_WINDOW} wide); got {p.shape[1]}x{p.shape[0]}"
+        )
     value = structural_similarity(
         p,
         t,

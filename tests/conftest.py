@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
@@ -71,6 +72,17 @@ def make_photo() -> MakePhoto:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
             image.save(path, **save_options)
         return image
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def photo_tensor() -> Callable[..., torch.Tensor]:
+    """`photo_tensor(h, w, seed=0)`: the same synthetic photo as a uint8 (3, h, w) tensor, for
+    tests that need no file."""
+
+    def make(h: int, w: int, seed: int = 0) -> torch.Tensor:
+        return torch.from_numpy(photo_array((w, h), seed)).permute(2, 0, 1).contiguous()
 
     return make
 

@@ -16,12 +16,9 @@ def tiny_unet_spec(io: str = "lab", channels: tuple[int, int] = (1, 2)) -> Model
     return ModelSpec(method="pix2pix_lab", arch="unet", kwargs=kwargs, io=io, size=32)
 
 
-def photo(h: int, w: int, seed: int = 0) -> torch.Tensor:
-    """A smooth colourful uint8 image (3, h, w)."""
-    g = torch.Generator().manual_seed(seed)
-    small = torch.rand(1, 3, 6, 6, generator=g)
-    big = torch.nn.functional.interpolate(small, size=(h, w), mode="bilinear")
-    return (big[0] * 255).round().to(torch.uint8)
+@pytest.fixture()
+def photo(photo_tensor):
+    return photo_tensor
 
 
 def test_save_and_load_round_trip(tmp_path):
@@ -35,7 +32,7 @@ def test_save_and_load_round_trip(tmp_path):
     assert not list((tmp_path / "m").glob(".*tmp"))  # the atomic write left nothing behind
 
 
-def test_predict_keeps_full_resolution_and_the_original_lightness():
+def test_predict_keeps_full_resolution_and_the_original_lightness(photo):
     spec = tiny_unet_spec()
     model = spec.build().eval()
     image = photo(67, 100)  # non-square, not a multiple of the model size
@@ -47,7 +44,7 @@ def test_predict_keeps_full_resolution_and_the_original_lightness():
     assert (L_in - L_out).abs().median() < 0.5
 
 
-def test_predict_gray_and_colour_inputs_agree():
+def test_predict_gray_and_colour_inputs_agree(photo):
     """A colour photo is made gray first: its colour must not leak into the result."""
     spec = tiny_unet_spec()
     model = spec.build().eval()
@@ -70,7 +67,7 @@ def test_predict_gray_and_colour_inputs_agree():
         ),
     ],
 )
-def test_every_io_convention_predicts_a_full_size_image(io, arch, kwargs):
+def test_every_io_convention_predicts_a_full_size_image(io, arch, kwargs, photo):
     size = 64 if arch == "regressor" else 32
     spec = ModelSpec(method=arch, arch=arch, kwargs=kwargs, io=io, size=size)
     out = predict(spec.build().eval(), spec, photo(45, 70))
@@ -126,7 +123,7 @@ def test_load_never_unpickles_arbitrary_objects(tmp_path):
     assert "weights_only" not in str(info.value)  # never torch's advice to unpickle it anyway
 
 
-def test_snapshots_write_one_strip_per_chosen_epoch(tmp_path):
+def test_snapshots_write_one_strip_per_chosen_epoch(tmp_path, photo):
     spec = tiny_unet_spec()
     model = define_G("unet", **spec.kwargs)
     snap = inference.Snapshots(
@@ -147,7 +144,7 @@ def test_snapshots_write_one_strip_per_chosen_epoch(tmp_path):
     assert Image.open(path).size == (64, 32)
 
 
-def test_batch_statistics_protocol_uses_each_images_own_stats_and_keeps_running_averages():
+def test_batch_statistics_protocol_uses_each_images_own_stats_and_keeps_running_averages(photo):
     from colorlib.models import batch_statistics
 
     torch.manual_seed(0)

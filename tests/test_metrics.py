@@ -53,7 +53,6 @@ def test_psnr_matches_hand_computation() -> None:
     pred[0, 0, 0] = 255
     # MSE = 255^2 / 192 values, so PSNR = 10 log10(255^2 / MSE) = 10 log10(192).
     assert metrics.psnr(pred, target) == pytest.approx(10 * math.log10(192), abs=1e-12)
-    assert metrics.psnr(target, target) == math.inf
 
 
 def test_torch_and_numpy_layouts_agree() -> None:
@@ -230,3 +229,20 @@ def test_gray_baseline_kodak24() -> None:
     assert abs(result["ciede2000"] - 11.70) < 0.005
     assert abs(result["colourfulness"] - 0.1) < 0.05
     assert abs(result["colourfulness_gt"] - 39.6) < 0.05
+
+
+def test_identical_images_have_a_finite_psnr_so_a_set_mean_stays_finite() -> None:
+    image = _random_image(3)
+    assert metrics.psnr(image, image) == pytest.approx(10 * math.log10(255**2 * 12))  # 58.9 dB
+    one_level = image.copy()
+    one_level[0, 0, 0] ^= 1  # a single grey level on one value: just below the cap's MSE
+    assert metrics.psnr(one_level, image) == metrics.psnr(image, image)
+    scores = metrics.evaluate([image, _shifted(image, (20, 0, 0))], [image, image])
+    assert math.isfinite(scores["psnr"])
+
+
+def test_ssim_on_images_smaller_than_its_window_says_so() -> None:
+    small = _random_image(1, shape=(10, 40))
+    with pytest.raises(ValueError, match=r"at least 11x11 pixels .* got 40x10"):
+        metrics.ssim(small, small)
+    assert metrics.ssim(_random_image(1, shape=(11, 11)), _random_image(1, shape=(11, 11))) == 1.0
