@@ -112,6 +112,33 @@ def photos_shareable(dataset: str) -> bool:
     return spec is None or spec.embedded
 
 
+PRIVATE = ".gitignore"
+
+
+def keep_photos_private(out: Path, runs: dict[str, dict[str, Any]] | None = None) -> Path:
+    """Write ``out/.gitignore`` so git never takes this report's photographs: the executed
+    notebooks, the prediction previews, the grid and every figure recorded as a photo (before
+    the notebooks have run, when nothing is recorded yet: every figure)."""
+    lines = [
+        "# Written by colorlib: this dataset's photos may not be shared (see the report).",
+        "*.ipynb",
+        "*/predictions/",
+        "figures/comparison_grid.png",
+    ]
+    if runs is None:
+        lines.append("*/figures/")
+    else:
+        lines += [
+            f"{nb}/{fig['file']}"
+            for nb, record in runs.items()
+            for fig in record["figures"].values()
+            if fig["photo"]
+        ]
+    path = out / PRIVATE
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
 def _grid(out: Path, runs: dict[str, dict[str, Any]]):
     """The same held-out images: gray input, each method, ground truth."""
     first_nb, first = next(iter(runs.items()))
@@ -182,6 +209,8 @@ def assemble(out: str | Path) -> Path:
     figures.mkdir(exist_ok=True)
     first = next(iter(runs.values()))
     photos = photos_shareable(first["dataset"])
+    if not photos:
+        keep_photos_private(out, runs)
     # The grid is made either way: a local reader may look; only the report text leaves it out.
     save_png(_grid(out, runs), figures / "comparison_grid.png", dpi=100)
     scores = table.drop(columns=list(EXTRA.values())).astype(float)

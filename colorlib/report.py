@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from colorlib import data, profiles
-from colorlib.assemble import assemble
+from colorlib.assemble import assemble, keep_photos_private, photos_shareable
 from colorlib.errors import UserError
 from colorlib.runs import RunFolder, write_json
 
@@ -114,6 +114,8 @@ def run(
         if folder.exists() and not folder.is_dir():
             raise UserError(f"{folder} is a file; the report needs a folder there (see --root)")
     out.mkdir(parents=True, exist_ok=True)
+    if not photos_shareable(dataset):
+        keep_photos_private(out)  # before any notebook writes a photo there
     started = time.perf_counter()
     timings: dict[str, float] = {}
     for i, nb in enumerate(chosen, 1):

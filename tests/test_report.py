@@ -278,3 +278,7 @@ def test_a_faces_report_shows_numbers_but_no_photographs(tmp_path):
     assert "pix2pix_lab_losses.png" in text  # plots stay
     assert "not shown or committed" in text and "05_pix2pix.ipynb (local only)" in text
     assert "comparison grid" not in (tmp_path / "report.html").read_text()
+    ignored = (tmp_path / ".gitignore").read_text().splitlines()
+    assert {"*.ipynb", "*/predictions/", "figures/comparison_grid.png"} <= set(ignored)
+    assert "05_pix2pix/figures/pix2pix_lab_snapshots.png" in ignored  # recorded as a photo
+    assert "05_pix2pix/figures/pix2pix_lab_losses.png" not in ignored  # a plot: committed
