@@ -1,19 +1,29 @@
 # Two entry points for a fresh machine:  make report   and   make test
 # Both create .venv if missing and install requirements-dev.txt (requirements.txt, torch pinned,
 # plus pytest, nbval, ruff and JupyterLab) and colorlib.
+#   make report PROFILE=gpu DEVICE=cuda       the sources' settings on a GPU
+#   make setup TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
+#                                             the pinned torch without its CUDA libraries
 VENV ?= .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 PROFILE ?= cpu
 DATASET ?= kodak24
+DEVICE ?=
+TORCH_INDEX_URL ?=
+# The faces for the gpu dry run: the copy beside the repository (as CI has it), else the web.
+COLORLIB_FACES_MIRROR ?= $(wildcard $(abspath ../shared/datasets/face_images))
+export COLORLIB_FACES_MIRROR
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup report test unit notebooks lint bench clean-build
+.PHONY: setup report test unit notebooks gpu-dry-run lint bench clean-build
 
 $(INSTALLED): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
+	$(if $(TORCH_INDEX_URL),$(PY) -m pip install -q --index-url $(TORCH_INDEX_URL) \
+		$$(grep -E '^torch(vision)?==' requirements.txt))
 	$(PY) -m pip install -q -r requirements-dev.txt
 	$(PY) -m pip install -q --no-deps -e .
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (colorlib)"
@@ -23,14 +33,18 @@ setup: $(INSTALLED)
 
 # The main job: every notebook through papermill, then report/<profile>-<dataset>/README.md.
 report: setup
-	$(PY) -m colorlib report --profile $(PROFILE) --dataset $(DATASET)
+	$(PY) -m colorlib report --profile $(PROFILE) --dataset $(DATASET) $(if $(DEVICE),--device $(DEVICE))
 
-# Unit tests, then every notebook in the smoke profile, then nbval on the executed copies.
-test: setup unit notebooks
+# Unit tests, then every notebook in the smoke profile, then nbval on the executed copies, then
+# the gpu profile's dry run. Tests never download pretrained weights (COLORLIB_OFFLINE).
+test: export COLORLIB_OFFLINE = 1
+test: setup unit notebooks gpu-dry-run
 
+unit: export COLORLIB_OFFLINE = 1
 unit: setup
 	$(PY) -m pytest tests -q
 
+notebooks: export COLORLIB_OFFLINE = 1
 notebooks: setup
 	rm -rf build/smoke-kodak24
 	$(PY) -m colorlib report --profile smoke --dataset kodak24 --root build --force --quiet
@@ -39,6 +53,19 @@ notebooks: setup
 	# cells (split sizes, shapes, parameter counts, seeded metrics) prove they reproduce.
 	find build/smoke-kodak24 -type d -name checkpoints -prune -exec rm -rf {} +
 	$(PY) -m pytest --nbval-lax -q -p no:cacheprovider build/smoke-kodak24/0*.ipynb
+
+# Every notebook with the gpu profile's architectures, image sizes and batch sizes, one batch per
+# method and two test images, on the CPU: the sources' settings run end to end (on Kodak24 at
+# 256 px, on the faces at their 128). nbval does not rerun it.
+gpu-dry-run: export COLORLIB_OFFLINE = 1
+gpu-dry-run: setup
+	rm -rf build/gpu-kodak24-dry-run build/gpu-faces-dry-run
+	for dataset in kodak24 faces; do \
+		$(PY) -m colorlib report --profile gpu --dataset $$dataset --root build --dry-run \
+			--force --quiet || exit 1; \
+		find build/gpu-$$dataset-dry-run \( -name checkpoints -o -name '*.pt' \) -prune \
+			-exec rm -rf {} + ; \
+	done  # the checkpoints and models of full-size networks: gigabytes, proven and dropped
 
 lint: setup
 	$(PY) -m ruff check colorlib tests benchmarks

@@ -1,4 +1,5 @@
-"""Command line: ``python -m colorlib report|colorize|download`` (also installed as ``colorlib``).
+"""Command line: ``python -m colorlib report|colorize|download|settings|cost`` (also installed as
+``colorlib``).
 
 `main` checks that PyTorch is installed, parses and validates every argument before any work
 starts, then runs the subcommand. A user mistake (`colorlib.errors.UserError`, from the checks
@@ -27,13 +28,21 @@ INTERRUPTED_EXIT = 130  # 128 + SIGINT, as a shell reports Ctrl-C
 
 DESCRIPTION = """\
 colorlib: deep-learning image colorization. Run the course notebooks into one report,
-colorize your own photos with a model the report trained, or download a dataset."""
+colorize your own photos with a model the report trained, download a dataset, or see a
+profile's settings (and where each comes from) and what a run costs."""
 REPORT_DESCRIPTION = """\
 Run the course notebooks (notebooks/NN_*.ipynb) with papermill, then assemble one report
 that compares every method on the held-out test images."""
 COLORIZE_DESCRIPTION = """\
 Colorize photos (gray or colour, any size) with a model a notebook exported; each result
 is written at the photo's full resolution."""
+SETTINGS_DESCRIPTION = """\
+Print every notebook's settings in a profile: the value, the gpu value, and where that comes
+from (the source write-up that states it, or "ours" and why)."""
+COST_DESCRIPTION = """\
+Print what each notebook trains in a profile: optimiser steps, FLOPs per step (counted with
+torch's FlopCounterMode on one step of the real networks at their batch and image size, on
+the meta device) and the total, with an ESTIMATE of the minutes on stated GPUs."""
 DOWNLOAD_DESCRIPTION = """\
 Download a dataset that does not ship with colorlib, checking every file against its
 SHA-256. (The report downloads it on first use, too.)"""
@@ -43,6 +52,8 @@ examples:
   python -m colorlib colorize --checkpoint report/cpu-kodak24/05_pix2pix/pix2pix_lab/model.pt \\
       --input photo.jpg --output colorized/
   python -m colorlib download faces
+  python -m colorlib settings --profile gpu --dataset faces
+  python -m colorlib cost --profile gpu
 
 Run "python -m colorlib <command> --help" for a command's options and where it writes.
 exit status: 0 done; 1 a notebook failed; 2 something to fix on your side: the command line,
@@ -57,12 +68,22 @@ examples:
   python -m colorlib report --only 05 --force               # rerun one notebook
   python -m colorlib report --dataset ~/photos              # a folder of your own images
   python -m colorlib report --assemble-only                 # rebuild README/HTML from results
+  python -m colorlib report --profile gpu --device cuda     # the sources' settings, on a GPU
+  python -m colorlib report --profile gpu --dry-run         # the same, one batch each, any CPU
 
 where results go: <root>/<profile>-<dataset>/ (root: report/ of the colorlib checkout), e.g.
 report/cpu-kodak24/README.md (the comparison, renders on GitHub) and report.html (one
 self-contained page), comparison.csv, figures/, each executed notebook NN_*.ipynb, and per
 notebook a folder with its metrics.json, figures, loss histories and exported model.pt files.
 Notebooks whose outputs are up to date are skipped; an interrupted run resumes where it stopped.
+A dry run goes to <root>/<profile>-<dataset>-dry-run/.
+"""
+TABLE_EPILOG = """\
+examples:
+  python -m colorlib {name} --profile gpu
+  python -m colorlib {name} --profile gpu --dataset faces --markdown
+
+where results go: printed on standard output (--markdown: tables for a README).
 """
 COLORIZE_EPILOG = """\
 examples:
@@ -123,13 +144,16 @@ def _check_report(args: argparse.Namespace) -> None:
         return  # assemble itself says so, before writing anything, when there are no results
     report.check_dataset(args.dataset)
     report.choose(args.only)
+    report.check_device(args.profile, args.device, args.dry_run)
 
 
 def _report(args: argparse.Namespace) -> int:
     from colorlib import report
 
     if args.assemble_only:
-        path = report.assemble(report.report_dir(args.profile, args.dataset, args.root))
+        path = report.assemble(
+            report.report_dir(args.profile, args.dataset, args.root, args.dry_run)
+        )
     else:
         try:
             out = report.run(
@@ -140,6 +164,8 @@ def _report(args: argparse.Namespace) -> int:
                 force=args.force,
                 seed=args.seed,
                 progress=not args.quiet,
+                dry_run=args.dry_run,
+                device=args.device or "",
             )
         except report.NotebookFailed as err:  # a fault in a notebook, not a user mistake
             print(f"error: {_one_line(err)}", file=sys.stderr)
@@ -194,6 +220,29 @@ def _download(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- settings and cost ----------------------------------------------------------------------------
+
+
+def _check_table(args: argparse.Namespace) -> None:
+    from colorlib import report
+
+    args.dataset = report.check_dataset(args.dataset)
+
+
+def _settings(args: argparse.Namespace) -> int:
+    from colorlib import cost
+
+    print(cost.settings_text(args.profile, args.dataset, markdown=args.markdown))
+    return 0
+
+
+def _cost(args: argparse.Namespace) -> int:
+    from colorlib import cost
+
+    print(cost.cost_text(args.profile, args.dataset, args.train_images, markdown=args.markdown))
+    return 0
+
+
 # --- the parser -----------------------------------------------------------------------------------
 
 
@@ -223,7 +272,9 @@ def parser() -> argparse.ArgumentParser:
         epilog=MAIN_EPILOG,
         formatter_class=_HelpFormatter,
     )
-    sub = p.add_subparsers(dest="command", required=True, metavar="{report,colorize,download}")
+    sub = p.add_subparsers(
+        dest="command", required=True, metavar="{report,colorize,download,settings,cost}"
+    )
 
     r = sub.add_parser(
         "report",
@@ -277,6 +328,14 @@ def parser() -> argparse.ArgumentParser:
         help="run no notebook: rebuild README.md, report.html and the figures from the results "
         "already in the report folder",
     )
+    r.add_argument("--dry-run", action="store_true",
+                   help="the profile's sizes, widths and batch sizes, but one batch per "
+                   "method and a few test images: proves the settings run, in minutes on a "
+                   "CPU")  # fmt: skip
+    r.add_argument("--device", default=None,
+                   help="DEVICE of every notebook: cpu, cuda, cuda:N or mps (default: CUDA when "
+                   "present, else CPU; --profile gpu stops without CUDA unless --device or "
+                   "--dry-run is given)")  # fmt: skip
     r.add_argument("--quiet", action="store_true", help="no progress bars")
     r.set_defaults(func=_report, check=_check_report)
 
@@ -333,6 +392,24 @@ def parser() -> argparse.ArgumentParser:
     )
     d.add_argument("--quiet", action="store_true", help="no progress bar")
     d.set_defaults(func=_download, check=lambda args: None)
+
+    for name, about, description, func in (
+        ("settings", "every setting and where it comes from", SETTINGS_DESCRIPTION, _settings),
+        ("cost", "steps, FLOPs and estimated GPU time of a run", COST_DESCRIPTION, _cost),
+    ):
+        t = sub.add_parser(name, help=about, description=description,
+                           epilog=TABLE_EPILOG.format(name=name),
+                           formatter_class=_HelpFormatter)  # fmt: skip
+        t.add_argument("--profile", default="gpu", choices=["smoke", "cpu", "gpu"],
+                       help="the profile (default: %(default)s)")  # fmt: skip
+        t.add_argument("--dataset", default="kodak24", metavar="NAME_OR_FOLDER",
+                       help=f"{datasets}, or a folder (default: %(default)s)")  # fmt: skip
+        t.add_argument("--markdown", action="store_true", help="print Markdown tables")
+        if name == "cost":
+            t.add_argument("--train-images", type=_seed, default=None, metavar="N",
+                           help="count steps for N training images (default: the dataset's "
+                           "own split, loading the dataset once)")  # fmt: skip
+        t.set_defaults(func=func, check=_check_table)
     return p
 
 

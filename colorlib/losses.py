@@ -1,10 +1,13 @@
 """Training losses: adversarial (vanilla / least squares, optional noisy labels) and perceptual.
 
 ``GANLoss`` covers the three sources' adversarial terms: the pix2pix tutorial's vanilla GAN on
-PatchGAN logits, the Flickr1024 RGB Pix2Pix's least-squares GAN, and the Lab GAN's BCE on sigmoid
-probabilities with labels drawn from [0.9, 1] (real) and [0, 0.1] (fake) at each step.
+PatchGAN logits, the Flickr1024 RGB Pix2Pix's least-squares GAN, and the Lab GAN's binary
+cross-entropy with labels drawn from [0.9, 1] (real) and [0, 0.1] (fake) at each step. The
+vanilla loss always takes logits (``BCEWithLogitsLoss``): the Lab GAN source's sigmoid followed
+by ``BCELoss`` is the same function, but CUDA autocast refuses ``binary_cross_entropy`` on
+probabilities and the log of a saturated sigmoid loses precision; a probability is for display.
 ``PerceptualLoss`` is the content term of the self-attention cGAN source: L1 between VGG16
-feature maps of the prediction and the target.
+feature maps of the prediction and the target, on ImageNet weights whenever they can be had.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ import torch
 import torchvision
 from torch import Tensor, nn
 from torch.nn import functional as F
+
+from colorlib import pretrained as pretrained_weights
 
 GAN_MODES = ("vanilla", "lsgan")
 
@@ -29,8 +34,8 @@ class GANLoss(nn.Module):
         smoothing: ``((real_lo, real_hi), (fake_lo, fake_hi))``: each call draws the real (or
             fake) label uniformly from that range, one value for the whole batch as in the Lab
             GAN source, e.g. ``((0.9, 1.0), (0.0, 0.1))``. Uses torch's global RNG.
-        from_probabilities: the discriminator already ends in a sigmoid; vanilla mode then uses
-            ``BCELoss`` instead of ``BCEWithLogitsLoss`` (lsgan compares values either way).
+
+    The discriminator's output is a logit (vanilla) or a score (lsgan), never a probability.
     """
 
     def __init__(
@@ -39,7 +44,6 @@ class GANLoss(nn.Module):
         real_label: float = 1.0,
         fake_label: float = 0.0,
         smoothing: Sequence[Sequence[float]] | None = None,
-        from_probabilities: bool = False,
     ) -> None:
         super().__init__()
         if mode not in GAN_MODES:
@@ -56,13 +60,7 @@ class GANLoss(nn.Module):
         self.real_label = float(real_label)
         self.fake_label = float(fake_label)
         self.smoothing = smoothing
-        self.from_probabilities = from_probabilities
-        if mode == "lsgan":
-            self.criterion: nn.Module = nn.MSELoss()
-        elif from_probabilities:
-            self.criterion = nn.BCELoss()
-        else:
-            self.criterion = nn.BCEWithLogitsLoss()
+        self.criterion: nn.Module = nn.MSELoss() if mode == "lsgan" else nn.BCEWithLogitsLoss()
 
     def label(self, target_is_real: bool) -> float:
         """The target value for this call (drawn afresh when smoothing is on)."""
@@ -110,13 +108,11 @@ VGG16_LAYERS = {
     "relu5_2": 27,
     "relu5_3": 29,
 }
-VGG16_FILE = "vgg16-397923af.pth"  # torchvision's IMAGENET1K_V1 file name in the hub cache
+# torchvision's ImageNet VGG16 (its weights API gives the URL; tests replace it with a stub).
+VGG16_WEIGHTS = torchvision.models.VGG16_Weights.IMAGENET1K_V1
+VGG16_FILE = "vgg16-397923af.pth"  # its file name in torch's hub cache
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-
-
-def _hub_weights_path() -> Path:
-    return Path(torch.hub.get_dir()) / "checkpoints" / VGG16_FILE
 
 
 def _features_state(path: Path, needed: Iterable[str]) -> dict[str, Tensor]:
@@ -139,15 +135,18 @@ class PerceptualLoss(nn.Module):
     Inputs are RGB in [0, 1], (B, 3, H, W); they are normalised with the ImageNet mean/std. The
     VGG is truncated after the deepest requested layer, frozen and kept in eval mode.
 
-    Weights are never downloaded: ``weights`` (a full vgg16 state_dict or its ``features`` part)
-    if given, else torch.hub's cached ``vgg16-397923af.pth`` if present. Without either the
-    features are random (``pretrained`` False), which ``status`` explains.
+    Weights: ``weights`` (a file holding a full vgg16 state_dict or its ``features`` part) if
+    given; else torchvision's ImageNet VGG16 from torch's cache, downloaded into it first where
+    there is network (`colorlib.pretrained`). ``pretrained`` None takes them when they can be
+    had and otherwise runs on random features, which ``status`` says plainly (``pretrained``
+    the attribute is then False); True makes their absence an error; False never looks.
     """
 
     def __init__(
         self,
         weights: str | Path | None = None,
         layers: Sequence[str] = ("relu1_2", "relu2_2", "relu3_3"),
+        pretrained: bool | None = None,
     ) -> None:
         super().__init__()
         unknown = [name for name in layers if name not in VGG16_LAYERS]
@@ -173,16 +172,19 @@ class PerceptualLoss(nn.Module):
             path: Path | None = Path(weights)
             if not path.is_file():
                 raise FileNotFoundError(f"PerceptualLoss: VGG16 weights file {path} not found")
+            why = f"VGG16 ImageNet features loaded from {path}."
+        elif pretrained is False:
+            path, why = None, "pretrained=False"
         else:
-            path = _hub_weights_path()
-            if not path.is_file():
-                path = None
+            found = pretrained_weights.weights_file(VGG16_WEIGHTS)
+            path, why = found.path, found.status
+            if path is None and pretrained:
+                raise RuntimeError(f"PerceptualLoss: no ImageNet VGG16 weights: {why}")
         if path is None:
             self.pretrained = False
             self.status = (
-                f"VGG16 features are random: no weights file was given and {_hub_weights_path()} "
-                "does not exist (nothing is downloaded), so the perceptual term compares "
-                "untrained features."
+                f"VGG16 features are random ({why}), so the perceptual term compares untrained "
+                "features."
             )
         else:
             state = _features_state(path, features.state_dict().keys())
@@ -191,7 +193,7 @@ class PerceptualLoss(nn.Module):
             except RuntimeError as err:
                 raise ValueError(f"PerceptualLoss: cannot load {path}: {err}") from err
             self.pretrained = True
-            self.status = f"VGG16 ImageNet features loaded from {path}."
+            self.status = why if weights is not None else f"VGG16 {why}."
 
         features.requires_grad_(False)
         self.features = features.eval()

@@ -4,6 +4,9 @@
 ``report/<profile>-<dataset>/`` (each notebook's outputs in a folder of its own), skipping
 notebooks whose outputs are up to date, and stops with the notebook and cell named when one
 fails. `colorlib.assemble` then writes the pages from the notebooks' records.
+
+``dry_run=True`` passes ``OVERRIDES={"dry_run": true}`` (`colorlib.profiles`): every size, width
+and batch size of the profile, one batch per method, into ``<profile>-<dataset>-dry-run/``.
 """
 
 from __future__ import annotations
@@ -38,8 +41,10 @@ def notebooks(folder: Path = NOTEBOOK_DIR) -> list[Path]:
     return found
 
 
-def report_dir(profile: str, dataset: str, root: str | Path = REPO / "report") -> Path:
-    return Path(root) / f"{profile}-{Path(dataset).name}"
+def report_dir(
+    profile: str, dataset: str, root: str | Path = REPO / "report", dry_run: bool = False
+) -> Path:
+    return Path(root) / f"{profile}-{Path(dataset).name}{'-dry-run' if dry_run else ''}"
 
 
 def stamp(notebook: Path, parameters: dict) -> str:
@@ -79,6 +84,23 @@ def check_dataset(dataset: str) -> str:
     return str(Path(dataset).resolve())
 
 
+def check_device(profile: str, device: str | None, dry_run: bool = False) -> None:
+    """`device` exists here; and the gpu profile, unless a dry run or given a device, has CUDA:
+    a one-line error before any notebook runs, not hours of training on the CPU."""
+    import torch
+
+    from colorlib.devices import pick_device
+
+    if device:
+        pick_device(device)
+    elif profile == "gpu" and not dry_run and not torch.cuda.is_available():
+        raise UserError(
+            "--profile gpu trains on a CUDA GPU, but PyTorch sees none: run it on a GPU machine, "
+            "add --device cpu to run it on the CPU anyway, or --dry-run to try the settings in "
+            "minutes"
+        )
+
+
 def choose(only: Sequence[str] | None, notebook_dir: Path = NOTEBOOK_DIR) -> list[Path]:
     """The notebooks whose names start with one of `only` (all when `only` is empty)."""
     available = notebooks(notebook_dir)
@@ -103,13 +125,17 @@ def run(
     progress: bool = True,
     notebook_dir: Path = NOTEBOOK_DIR,
     log=print,
+    dry_run: bool = False,
+    device: str = "",
 ) -> Path:
-    """Execute the notebooks (all, or those whose names start with one of `only`)."""
+    """Execute the notebooks (all, or those whose names start with one of `only`); `device`
+    (cpu, cuda, ...) is their DEVICE parameter when given, `dry_run` see above."""
     if profile not in profiles.PROFILES:
         raise UserError(f"--profile {profile!r}: choose one of {', '.join(profiles.PROFILES)}")
     dataset = check_dataset(dataset)
+    check_device(profile, device, dry_run)
     chosen = choose(only, notebook_dir)
-    out = report_dir(profile, dataset, root)
+    out = report_dir(profile, dataset, root, dry_run)
     for folder in (out, *out.parents):
         if folder.exists() and not folder.is_dir():
             raise UserError(f"{folder} is a file; the report needs a folder there (see --root)")
@@ -125,12 +151,15 @@ def run(
             "DATASET": dataset,
             "SEED": seed,
             "OUT_DIR": str((out / nb.stem).resolve()),
+            # Only when set, so that the stamps of earlier runs stay valid.
+            **({"DEVICE": device} if device else {}),
+            **({"OVERRIDES": json.dumps({"dry_run": True})} if dry_run else {}),
         }
         tag = f"[{i}/{len(chosen)}] {nb.stem}"
         if not force and up_to_date(nb, out, params):
             log(f"{tag}: up to date, skipped")
             continue
-        log(f"{tag}: running ({profile}, {dataset})")
+        log(f"{tag}: running ({profile}{', dry run' if dry_run else ''}, {dataset})")
         t0 = time.perf_counter()
         import papermill  # here: assembling and checking need none of the kernel machinery
         from papermill.exceptions import PapermillExecutionError

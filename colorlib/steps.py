@@ -4,7 +4,9 @@ A *step* is a closure ``batch -> {loss name: float}`` that updates its nets; an 
 ignite `Engine` whose metric "loss" is computed on the validation set. `colorlib.engine.Trainer`
 runs either kind, and a notebook may write its own step in the same shape.
 
-Mixed precision is used on CUDA only (bf16/fp16 gains nothing on a CPU and costs accuracy).
+Mixed precision: float16 autocast with a gradient scaler on CUDA, none elsewhere (a CPU gains
+nothing from it and loses accuracy). ``amp`` chooses otherwise: a test forces
+``torch.bfloat16`` on the CPU to run every model and loss through the autocast code CUDA takes.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from colorlib.losses import GANLoss, set_requires_grad
 from colorlib.models import batch_statistics
 
 Step = Callable[[Mapping[str, torch.Tensor]], dict[str, float]]
+Amp = torch.dtype | str | None
 PairFn = Callable[[Mapping[str, torch.Tensor]], tuple[torch.Tensor, torch.Tensor]]
 
 lab_pair: PairFn = CONVENTIONS["lab"].pair
@@ -29,23 +32,50 @@ lab_pair: PairFn = CONVENTIONS["lab"].pair
 GAN_LOSSES = ("loss_D", "loss_D_real", "loss_D_fake", "loss_G", "loss_G_GAN", "loss_G_pixel")
 
 
+def autocast_dtype(device: torch.device | str, amp: Amp = "auto") -> torch.dtype | None:
+    """The dtype a step autocasts to on `device`, None for none.
+
+    ``amp="auto"``: float16 on CUDA, none elsewhere; a dtype forces it on any device; None
+    turns it off.
+    """
+    if amp == "auto":
+        return torch.float16 if torch.device(device).type == "cuda" else None
+    if amp is not None and not isinstance(amp, torch.dtype):
+        raise ValueError(f"amp must be 'auto', None or a torch dtype, got {amp!r}")
+    return amp
+
+
+def _precision(device: torch.device, amp: Amp):
+    """(autocast context factory, gradient scaler) for `device` and `amp`."""
+    dtype = autocast_dtype(device, amp)
+
+    def autocast() -> torch.autocast:
+        return torch.autocast(device.type, dtype=dtype, enabled=dtype is not None)
+
+    # float16 underflows small gradients without loss scaling; bfloat16 has float32's range.
+    return autocast, torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
+
+
 def supervised_step(
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
     loss_fn: nn.Module,
     pair: PairFn = lab_pair,
     device: torch.device | str = "cpu",
+    amp: Amp = "auto",
 ) -> Step:
-    """One optimisation step of `model` on `pair(batch)`; returns {"loss": value}."""
+    """One optimisation step of `model` on `pair(batch)`; returns {"loss": value}.
+
+    `amp`: see `autocast_dtype`.
+    """
     device = torch.device(device)
-    amp = device.type == "cuda"
-    scaler = torch.amp.GradScaler("cuda", enabled=amp)
+    autocast, scaler = _precision(device, amp)
 
     def step(batch: Mapping[str, torch.Tensor]) -> dict[str, float]:
         model.train()
         x, y = (t.to(device) for t in pair(batch))
         optimizer.zero_grad(set_to_none=True)
-        with torch.autocast(device.type, enabled=amp):
+        with autocast():
             loss = loss_fn(model(x), y)
         scaler.scale(loss).backward()
         scaler.step(optimizer)
@@ -97,6 +127,7 @@ def gan_step(
     lambda_perceptual: float = 10.0,
     g_every: int = 1,
     device: torch.device | str = "cpu",
+    amp: Amp = "auto",
 ) -> Step:
     """One conditional-GAN step: update D on real and fake pairs, then G.
 
@@ -104,25 +135,24 @@ def gan_step(
     adversarial loss plus ``lambda_pixel * pixel_loss(fake, real)`` (L1 in pix2pix, MSE in the
     Lab GAN) plus, when given, ``lambda_perceptual * perceptual(x, fake, real)``. With
     ``g_every=k`` G is updated on every k-th step only (the Lab GAN source's option); its losses
-    are still computed and reported every step.
+    are still computed and reported every step. `amp`: see `autocast_dtype`.
     """
     device = torch.device(device)
     pixel_loss = pixel_loss if pixel_loss is not None else nn.L1Loss()
-    amp = device.type == "cuda"
-    scaler_D = torch.amp.GradScaler("cuda", enabled=amp)
-    scaler_G = torch.amp.GradScaler("cuda", enabled=amp)
+    autocast, scaler_D = _precision(device, amp)
+    scaler_G = _precision(device, amp)[1]
     count = {"steps": 0}
 
     def step(batch: Mapping[str, torch.Tensor]) -> dict[str, float]:
         G.train()
         D.train()
         x, real = (t.to(device) for t in pair(batch))
-        with torch.autocast(device.type, enabled=amp):
+        with autocast():
             fake = G(x)
 
         set_requires_grad(D, True)
         opt_D.zero_grad(set_to_none=True)
-        with torch.autocast(device.type, enabled=amp):
+        with autocast():
             loss_D_real = gan_loss(D(torch.cat([x, real], 1)), True)
             loss_D_fake = gan_loss(D(torch.cat([x, fake.detach()], 1)), False)
             loss_D = (loss_D_real + loss_D_fake) / 2
@@ -133,7 +163,7 @@ def gan_step(
         # D's weights are constants for G's update: no gradients wasted on them.
         set_requires_grad(D, False)
         opt_G.zero_grad(set_to_none=True)
-        with torch.autocast(device.type, enabled=amp):
+        with autocast():
             loss_G_GAN = gan_loss(D(torch.cat([x, fake], 1)), True)
             loss_G_pixel = pixel_loss(fake, real)
             loss_G = loss_G_GAN + lambda_pixel * loss_G_pixel

@@ -216,3 +216,58 @@ def metric_bars(table: pd.DataFrame, columns: Sequence[str]) -> Figure:
         ax.tick_params(axis="x", rotation=60, labelsize=7)
     fig.tight_layout()
     return fig
+
+
+def ab_gamut(
+    lab: torch.Tensor | np.ndarray,
+    rgb: torch.Tensor | np.ndarray,
+    levels: Sequence[float] = (25.0, 50.0, 75.0),
+    *,
+    width: float = 2.0,
+    photos_ab: torch.Tensor | np.ndarray | None = None,
+    box: float = color.AB_SCALE,
+) -> Figure:
+    """Where sRGB colours lie in the a*b* plane, and where photographs' pixels lie.
+
+    `lab` and `rgb` are (3, N): sampled sRGB colours (in [0, 1]) and their Lab values. One panel
+    per lightness in `levels` shows the samples with |L* - level| <= `width`, each drawn in its
+    own colour; the dashed square is ab = +-`box`, the range that ab / `box` maps onto [-1, 1].
+    With `photos_ab` ((2, M) a*, b* of photo pixels), a last panel draws their density (log
+    scale) over the whole gamut's footprint in gray.
+    """
+    lab, rgb = np.asarray(lab, dtype=np.float64), np.asarray(rgb, dtype=np.float64)
+    if lab.ndim != 2 or lab.shape[0] != 3 or rgb.shape != lab.shape:
+        raise ValueError(f"lab and rgb must both be (3, N), got {lab.shape} and {rgb.shape}")
+    panels = len(levels) + (photos_ab is not None)
+    fig, axes = plt.subplots(1, panels, figsize=(3.4 * panels, 3.6), squeeze=False)
+    axes = axes[0]
+    lim = 1.15 * box
+    for ax, level in zip(axes, levels, strict=False):
+        near = np.abs(lab[0] - level) <= width
+        ax.scatter(lab[1, near], lab[2, near], c=rgb[:, near].T.clip(0, 1), s=4, linewidths=0)
+        ax.set_title(f"L* = {level:g} (±{width:g})", fontsize=9)
+    if photos_ab is not None:
+        ab = np.asarray(photos_ab, dtype=np.float64).reshape(2, -1)
+        edges = np.linspace(-lim, lim, 93)
+        gamut, _, _ = np.histogram2d(lab[1], lab[2], bins=(edges, edges))
+        density, _, _ = np.histogram2d(ab[0], ab[1], bins=(edges, edges))
+        ax = axes[-1]
+        extent = (-lim, lim, -lim, lim)
+        # Transposed: histogram2d's first axis is a*, imshow's rows are b*.
+        ax.imshow(gamut.T > 0, origin="lower", extent=extent, cmap="Greys", vmin=0, vmax=4)
+        # Empty bins stay blank rather than the colour of the smallest count.
+        shown = np.ma.log10(np.ma.masked_equal(density.T, 0))
+        im = ax.imshow(shown, origin="lower", extent=extent, cmap="viridis")
+        fig.colorbar(im, ax=ax, fraction=0.046, label="log10 pixels")
+        ax.set_title("photo pixels, all L*", fontsize=9)
+    for ax in axes:
+        ax.add_patch(plt.Rectangle((-box, -box), 2 * box, 2 * box, fill=False, ls="--", lw=1))
+        ax.axhline(0, color="gray", lw=0.5)
+        ax.axvline(0, color="gray", lw=0.5)
+        ax.set_xlim(-lim, lim)
+        ax.set_ylim(-lim, lim)
+        ax.set_aspect("equal")
+        ax.set_xlabel("a* (green - red)")
+        ax.set_ylabel("b* (blue - yellow)")
+    fig.tight_layout()
+    return fig

@@ -12,7 +12,7 @@ and `exp.finish()` writes ``metrics.json``. Where each file goes is `colorlib.ru
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from colorlib import data, devices, engine, inference, metrics, profiles, steps
+from colorlib.errors import UserError
 from colorlib.modelfile import ModelSpec, save_model
 from colorlib.models import SelfAttention, count_parameters
 from colorlib.runs import Run
@@ -45,6 +46,7 @@ class Experiment:
     run: Run
     images: data.ImageSet
     split: data.Split
+    provenance: list[dict[str, Any]] = field(default_factory=list)  # `profiles.describe` rows
     methods: dict[str, dict[str, Any]] = field(default_factory=dict)
     _baselines: dict[str, dict[str, float]] | None = None
 
@@ -67,25 +69,33 @@ class Experiment:
         part: str = "train",
         *,
         batch_size: int | None = None,
-        augment: bool = True,
+        augment: bool | str = True,
         size: int | None = None,
         seed_offset: int = 0,
-        samples_per_epoch: int | None = None,
+        samples_per_epoch: int | str | None = None,
     ) -> data.BatchLoader:
-        """Training: random augmented crops; "val"/"test": one centre crop per image."""
+        """Training: random crops (``crop_min_frac`` to 1 x the short side), augmented as the
+        settings (or `augment`: False, a `profiles.AUGMENTATIONS` name) say; else centre crops."""
         train = part == "train"
+        name = self.cfg.get("augment", "flip-rotate-darken") if augment is True else augment
+        kwargs = profiles.AUGMENTATIONS[name or "none"]
+        samples = samples_per_epoch or self.cfg.get("samples_per_epoch")
+        samples = profiles.samples_per_epoch(samples, len(self.split.train)) if samples else None
         return data.BatchLoader(
             self.part(part),
             size=size or self.cfg["size"],
             batch_size=batch_size or self.cfg.get("batch_size", 16),
-            samples_per_epoch=(samples_per_epoch or self.cfg.get("samples_per_epoch"))
-            if train
-            else None,
+            samples_per_epoch=samples if train else None,
             train=train,
-            augment=data.Augment() if (train and augment) else None,
+            augment=data.Augment(**kwargs) if (train and kwargs is not None) else None,
             seed=self.seed + seed_offset,
             device=self.device,
+            crop_min_frac=self.cfg.get("crop_min_frac", 0.5),
         )
+
+    def settings_table(self) -> pd.DataFrame:
+        """Each setting's value, its gpu value and where that comes from (a source, or ours)."""
+        return pd.DataFrame(self.provenance).set_index("setting")
 
     def summary(self) -> pd.DataFrame:
         """How many images each part holds, and how many groups (faces: subjects)."""
@@ -170,6 +180,7 @@ class Experiment:
         """Write metrics.json: split, baselines, every recorded method, environment, time."""
         return self.run.finish(
             device=self.device,
+            provenance=self.provenance,
             split={part: self.names(part) for part in ("train", "val", "test")},
             baselines=self.baselines(),
             methods=self.methods,
@@ -223,6 +234,7 @@ def fit(
     snapshot_every: int | None = None,
     running: Sequence[str] = ("loss",),
     progress: bool = True,
+    loader: Mapping[str, Any] | None = None,
 ) -> engine.TrainResult:
     """Run `step` (batch -> {loss name: value}; it updates the nets itself) for `epochs` epochs
     with colorlib's engine: `model` (the net that colorizes) is validated with `val_loss` after
@@ -230,16 +242,16 @@ def fit(
     `settings` (what the step trains with, for the checkpoint to record).
 
     With `patience`, training stops early on the validation loss and the best epoch's weights
-    are loaded back into `model`.
+    are loaded back into `model`. `loader`: `Experiment.loader` options for this method.
     """
-    method = spec.method
+    method, own = spec.method, dict(loader or {})
     trainer = engine.Trainer(
         step,
         losses=losses,
         to_save=to_save,
         checkpoint_dir=exp.run.checkpoint_dir(method),
         history_file=exp.run.history_file(method),
-        settings=_settings(exp, spec, **settings, epochs=epochs, patience=patience),
+        settings=_settings(exp, spec, **settings, **own, epochs=epochs, patience=patience),
         max_epochs=epochs,
         seed=exp.seed,
         evaluator=steps.supervised_evaluator(
@@ -252,7 +264,7 @@ def fit(
         running=running,
         progress=progress,
     )
-    result = trainer.fit(exp.loader("train"))
+    result = trainer.fit(exp.loader("train", **own))
     if result.best_checkpoint is not None:
         engine.load_best(model, result.best_checkpoint)
     return result
@@ -271,6 +283,7 @@ def fit_supervised(
     patience: int | None = None,
     snapshot_every: int | None = None,
     progress: bool = True,
+    loader: Mapping[str, Any] | None = None,
 ) -> engine.TrainResult:
     """Train `model` with Adam on its convention's pairs (`steps.supervised_step`), validating
     after each epoch; with `patience`, stop early and keep the best epoch's weights (as the
@@ -282,6 +295,7 @@ def fit_supervised(
         exp, model, spec, step,
         losses=("loss",), to_save={"model": model, "optimizer": optimizer}, val_loss=loss_fn,
         epochs=epochs, patience=patience, snapshot_every=snapshot_every, progress=progress,
+        loader=loader,
         settings={"loss": loss_fn, "lr": lr, "betas": betas, "weight_decay": weight_decay},
     )  # fmt: skip
 
@@ -303,6 +317,7 @@ def fit_gan(
     g_every: int = 1,
     snapshot_every: int | None = None,
     progress: bool = True,
+    loader: Mapping[str, Any] | None = None,
 ) -> engine.TrainResult:
     """Train a conditional GAN with Adam (D then G each step, see `steps.gan_step`)."""
     G.to(exp.device)
@@ -321,7 +336,7 @@ def fit_gan(
         losses=losses, to_save={"G": G, "D": D, "opt_G": opt_G, "opt_D": opt_D},
         # The pixel loss on the validation images tells whether G generalises at all.
         val_loss=pixel, epochs=epochs, snapshot_every=snapshot_every,
-        running=("loss_D", "loss_G"), progress=progress,
+        running=("loss_D", "loss_G"), progress=progress, loader=loader,
         settings={
             "discriminator": {"arch": type(D).__name__, **getattr(D, "config", {})},
             "gan_loss": gan_loss, "pixel_loss": pixel, "lambda_pixel": lambda_pixel,
@@ -383,15 +398,45 @@ def start(
     overrides: Mapping[str, Any] | str | None = None,
     data_root: str | Path = "data",
 ) -> Experiment:
-    """Settings, seed, device, run folder, images and the deterministic split."""
-    cfg = profiles.settings(profile, settings_name, overrides)
+    """Settings, seed, device, run folder, images and the deterministic split. The gpu profile
+    without a GPU stops at once unless DEVICE names a device or it is a dry run; a dry run keeps
+    `profiles.DRY_RUN_IMAGES` validation and test images."""
+    cfg = profiles.settings(profile, settings_name, overrides, dataset=dataset)
+    rows = profiles.describe(profile, settings_name, overrides, dataset=dataset)
     engine.seed_everything(seed)
-    dev = devices.pick_device(device or None)
+    dev = _device(device, profile, cfg["dry_run"])
     images = data.load_images(dataset, root=_data_root(data_root))
+    _check_size(images, cfg["size"], profile, dataset)
     # The dataset's registry entry decides the grouping: faces split by subject.
     split = data.split(images, test_fraction=cfg["test_fraction"], seed=seed)
+    if cfg["dry_run"]:
+        n, held = profiles.DRY_RUN_IMAGES, ("val", "test", "val_names", "test_names")
+        split = replace(split, **{part: getattr(split, part)[:n] for part in held})
     run = Run(out_dir, notebook, profile=profile, dataset=dataset, seed=seed, settings=cfg)
-    return Experiment(notebook, profile, dataset, seed, cfg, dev, run, images, split)
+    return Experiment(notebook, profile, dataset, seed, cfg, dev, run, images, split, rows)
+
+
+def _device(device: str, profile: str, dry_run: bool) -> torch.device:
+    # Never a quiet fallback to the CPU for the gpu settings: they would take days there.
+    if profile == "gpu" and not (device or dry_run or torch.cuda.is_available()):
+        raise UserError(
+            "PROFILE 'gpu' trains on a CUDA GPU, but PyTorch sees none: on Colab choose Runtime > "
+            "Change runtime type > a GPU and rerun; on a cluster run it in a GPU job; or set "
+            "DEVICE='cpu' to run it on the CPU anyway, or OVERRIDES {\"dry_run\": true} to try "
+            "the settings in minutes"
+        )
+    return devices.pick_device(device or None)
+
+
+def _check_size(images: data.ImageSet, size: int, profile: str, dataset: str) -> None:
+    # Training crops are never upsampled: every image must be at least `size` on each side.
+    i = min(range(len(images)), key=lambda k: min(images.images[k].shape[-2:]))
+    h, w = images.images[i].shape[-2:]
+    if min(h, w) < size:
+        raise UserError(
+            f"size {size} (profile {profile}) is larger than {images.names[i]} of {dataset} "
+            f'({w}x{h}): pass OVERRIDES {{"size": N}}, N <= {min(h, w)}, or leave it out'
+        )
 
 
 def _data_root(root: str | Path) -> Path:

@@ -258,6 +258,8 @@ def help_of(capsys, *argv: str) -> str:
         ("report", ["report/cpu-kodak24/README.md", "report.html", "<profile>-<dataset>"]),
         ("colorize", ["<output>/<stem>_colorized.png"]),
         ("download", ["data/<name>/"]),
+        ("settings", ["standard output"]),
+        ("cost", ["standard output", "ESTIMATE"]),
     ],
 )
 def test_help_has_examples_and_says_where_results_go(capsys, command, where):
@@ -310,7 +312,12 @@ def colorlib_argv(command: str) -> list[str] | None:
     return None
 
 
-def test_the_readme_colorlib_commands_parse_and_pass_the_checks():
+def test_the_readme_colorlib_commands_parse_and_pass_the_checks(monkeypatch):
+    import torch
+
+    # As on the machines the README's GPU commands are for: --device cuda must pass the checks.
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
     inline = re.findall(r"`((?:\.venv/bin/)?python -m colorlib [^`]+)`", README)
     commands = [c for c in [*bash_commands(README), *inline] if colorlib_argv(c) is not None]
     assert len(commands) >= 5, commands
@@ -341,6 +348,99 @@ def test_the_readme_papermill_example_runs(tmp_path):
     assert metrics["profile"] == "smoke"
     assert metrics["settings"]["epochs"] == overrides["epochs"]
     assert {m["epochs_run"] for m in metrics["methods"].values()} == {overrides["epochs"]}
+
+
+# --- the gpu profile: never on the CPU by mistake; dry runs; settings and cost -------------------
+
+
+@pytest.fixture
+def no_cuda(monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+
+
+def test_the_gpu_profile_without_cuda_stops_before_any_work(tmp_path, capsys, no_cuda):
+    root = ["--root", str(tmp_path / "r")]
+    user_mistake(capsys, ["report", "--profile", "gpu", *root], "--profile gpu", "--dry-run")
+    user_mistake(capsys, ["report", "--profile", "gpu", "--device", "cuda", *root], "'cuda'")
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("extra", [["--dry-run"], ["--device", "cpu"]])
+def test_a_gpu_dry_run_or_an_explicit_device_runs_anywhere(tmp_path, monkeypatch, no_cuda, extra):
+    seen = {}
+
+    def run(profile, dataset, **kwargs):
+        seen.update(kwargs)
+        return report.report_dir(profile, dataset, kwargs["root"], kwargs["dry_run"])
+
+    monkeypatch.setattr(report, "run", run)
+    assert cli.main(["report", "--profile", "gpu", "--root", str(tmp_path), *extra]) == 0
+    assert seen["dry_run"] == ("--dry-run" in extra)
+    assert seen["device"] == ("cpu" if "cpu" in extra else "")
+
+
+def test_report_passes_the_dry_run_and_device_to_every_notebook(tmp_path, monkeypatch, no_cuda):
+    import papermill
+
+    calls = []
+
+    def execute_notebook(source, output, parameters, **kwargs):
+        calls.append(parameters)
+        Path(parameters["OUT_DIR"]).mkdir(parents=True)
+
+    monkeypatch.setattr(papermill, "execute_notebook", execute_notebook)
+    monkeypatch.setattr(report, "assemble", lambda out: out)
+    out = report.run("gpu", root=tmp_path, only=["02", "05"], dry_run=True, device="cpu",
+                     progress=False, log=lambda _: None)  # fmt: skip
+    assert out == tmp_path / "gpu-kodak24-dry-run"
+    assert [Path(c["OUT_DIR"]).parent for c in calls] == [out.resolve()] * 2
+    for params in calls:
+        assert json.loads(params["OVERRIDES"]) == {"dry_run": True} and params["DEVICE"] == "cpu"
+    calls.clear()
+    report.run("smoke", root=tmp_path, only=["02"], progress=False, log=lambda _: None)
+    assert "OVERRIDES" not in calls[0] and "DEVICE" not in calls[0]  # earlier stamps stay valid
+
+
+def test_settings_prints_every_setting_with_where_it_comes_from(capsys):
+    from colorlib import cost, profiles
+
+    assert cli.main(["settings", "--profile", "gpu", "--dataset", "faces"]) == 0
+    out = capsys.readouterr().out
+    for nb in profiles.NOTEBOOKS:
+        section = out.split(f"{cost.NOTEBOOK_OF[nb]} (gpu, faces)")[1].split(" (gpu, faces)")[0]
+        for name, given in profiles.provenance(nb, "faces").items():
+            line = next(line for line in section.splitlines() if line.startswith(f"{name} "))
+            assert given.origin in line and str(given.value) in line, line
+    assert "faces" in out and "ours" in out
+    assert cli.main(["settings", "--profile", "cpu", "--markdown"]) == 0
+    markdown = capsys.readouterr().out
+    assert "### 05_pix2pix (cpu, kodak24)" in markdown and "| gpu value" in markdown
+
+
+def test_cost_prints_steps_flops_and_estimated_gpu_time(capsys):
+    import math
+
+    from colorlib import cost, profiles
+
+    assert cli.main(["cost", "--profile", "gpu", "--train-images", "40"]) == 0
+    out = capsys.readouterr().out
+    assert "ESTIMATE" in out and "total" in out
+    for name, tflops in cost.GPUS.items():
+        assert f"min {name}" in out and f"{name} at {tflops:g} TFLOP/s" in out
+    cfg = profiles.settings("gpu", "pix2pix")
+    steps = cfg["epochs"] * math.ceil(profiles.samples_per_epoch("1x", 40) / cfg["batch_size"])
+    row = next(line.split() for line in out.splitlines() if " pix2pix_lab " in f" {line} ")
+    assert row[:5] == [
+        "05_pix2pix",
+        "pix2pix_lab",
+        str(cfg["batch_size"]),
+        str(cfg["size"]),
+        str(steps),
+    ]
+    line = user_mistake(capsys, ["cost", "--train-images", "0"], "--train-images 0")
+    assert "at least 1" in line
 
 
 # --- the package: what pip install declares ------------------------------------------------------

@@ -1,8 +1,14 @@
-"""GANLoss targets and criteria, set_requires_grad, and PerceptualLoss weight loading."""
+"""GANLoss targets and criteria, set_requires_grad, and PerceptualLoss weight loading (from a
+file, from torch's cache, downloaded through a stubbed network, or random when offline)."""
 
 from __future__ import annotations
 
+import hashlib
+import io
+import urllib.error
+import urllib.request
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -10,6 +16,7 @@ import torchvision
 from torch import nn
 from torch.nn import functional as F
 
+from colorlib import losses, pretrained
 from colorlib.losses import VGG16_FILE, GANLoss, PerceptualLoss, set_requires_grad
 
 # ---------------------------------------------------------------- GANLoss
@@ -39,14 +46,26 @@ def test_gan_loss_modes() -> None:
     assert torch.allclose(lsgan(logits, True), ((logits - 1) ** 2).mean())
     assert torch.allclose(lsgan(logits, False), (logits**2).mean())
 
-    probs = torch.rand(4, 1).clamp(0.05, 0.95)
-    bce = GANLoss(from_probabilities=True)
-    assert torch.allclose(bce(probs, True), -torch.log(probs).mean())
-    assert torch.allclose(bce(probs, False), -torch.log(1 - probs).mean())
+
+def test_the_lab_gan_loss_on_logits_is_the_sources_bce_on_probabilities() -> None:
+    # The source: sigmoid, then BCE against a noisy label. Ours: BCE with logits, the same
+    # function, which CUDA autocast accepts (its BCE on probabilities it refuses).
+    logits = torch.randn(8, 1, dtype=torch.float64) * 3
+    loss = GANLoss("vanilla", smoothing=((0.9, 1.0), (0.0, 0.1)))
+    torch.manual_seed(5)
+    ours = loss(logits, True)
+    torch.manual_seed(5)
+    label = loss.label(True)
+    p = torch.sigmoid(logits)
+    source = -(label * torch.log(p) + (1 - label) * torch.log(1 - p)).mean()
+    assert torch.allclose(ours, source)
+    assert isinstance(loss.criterion, nn.BCEWithLogitsLoss)
+    with pytest.raises(TypeError):
+        GANLoss(from_probabilities=True)  # gone: a loss on probabilities cannot come back
 
 
 def test_gan_loss_smoothing_draws_one_label_per_call() -> None:
-    loss = GANLoss(from_probabilities=True, smoothing=((0.9, 1.0), (0.0, 0.1)))
+    loss = GANLoss(smoothing=((0.9, 1.0), (0.0, 0.1)))
     pred = torch.rand(8, 1)
     reals = [loss.target(pred, True) for _ in range(50)]
     fakes = [loss.target(pred, False) for _ in range(50)]
@@ -87,9 +106,16 @@ def test_set_requires_grad() -> None:
 
 @pytest.fixture
 def empty_hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty torch hub cache, and no network: any attempt to download fails at once."""
     hub = tmp_path / "hub"
     hub.mkdir()
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(hub))
+    monkeypatch.delenv(pretrained.OFFLINE_ENV, raising=False)
+
+    def no_network(*args, **kwargs):
+        raise urllib.error.URLError("no network in tests")
+
+    monkeypatch.setattr(urllib.request, "urlopen", no_network)
     return hub
 
 
@@ -101,12 +127,77 @@ def _random_vgg16_features() -> dict[str, torch.Tensor]:
     return {k: torch.randn(v.shape, generator=generator) for k, v in reference.items()}
 
 
-def test_perceptual_random_without_weights(empty_hub: Path) -> None:
+def test_perceptual_random_without_weights_or_network(empty_hub: Path) -> None:
     loss = PerceptualLoss()
     assert loss.pretrained is False
-    assert "random" in loss.status and str(empty_hub) in loss.status
+    assert "random" in loss.status and "could not download" in loss.status
+    assert losses.VGG16_WEIGHTS.url in loss.status
     assert len(loss.features) == 16  # truncated after relu3_3
     assert not any(p.requires_grad for p in loss.parameters())
+    assert not any((empty_hub / "checkpoints").glob("*"))  # nothing half-written
+
+
+def test_perceptual_offline_never_tries_the_network(
+    empty_hub: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(pretrained.OFFLINE_ENV, "1")
+    monkeypatch.setattr(urllib.request, "urlopen", lambda *a, **k: pytest.fail("downloaded"))
+    loss = PerceptualLoss()
+    assert loss.pretrained is False
+    assert "random" in loss.status and pretrained.OFFLINE_ENV in loss.status
+    assert str(empty_hub) in loss.status
+    assert PerceptualLoss(pretrained=False).status.startswith("VGG16 features are random")
+    with pytest.raises(RuntimeError, match="no ImageNet VGG16 weights"):
+        PerceptualLoss(pretrained=True)
+
+
+def stub_weights(tmp_path: Path, state: dict[str, torch.Tensor], name: str = "vgg16"):
+    """A torchvision-like weights entry for `state`, saved as torchvision names its files (the
+    SHA-256 prefix in the name), and a stub `urlopen` that serves it."""
+    saved = tmp_path / "served.pth"
+    torch.save(state, saved)
+    payload = saved.read_bytes()
+    url = f"https://weights.invalid/models/{name}-{hashlib.sha256(payload).hexdigest()[:8]}.pth"
+    served = []
+
+    def urlopen(request, timeout=None):
+        served.append((request.full_url, timeout))
+        return io.BytesIO(payload)
+
+    return SimpleNamespace(url=url), urlopen, served
+
+
+def test_perceptual_downloads_imagenet_vgg16_into_torchs_cache(
+    tmp_path: Path, empty_hub: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    features = _random_vgg16_features()
+    entry, urlopen, served = stub_weights(
+        tmp_path, {f"features.{k}": v for k, v in features.items()}
+    )
+    monkeypatch.setattr(losses, "VGG16_WEIGHTS", entry)
+    monkeypatch.setattr(urllib.request, "urlopen", urlopen)
+    loss = PerceptualLoss()
+    cached = empty_hub / "checkpoints" / Path(entry.url).name
+    assert served == [(entry.url, pretrained.TIMEOUT_S)] and cached.is_file()
+    assert loss.pretrained is True
+    assert "downloaded" in loss.status and str(cached) in loss.status
+    assert torch.equal(loss.features[0].weight, features["0.weight"])
+    # The second time it comes from the cache: no network.
+    monkeypatch.setattr(urllib.request, "urlopen", lambda *a, **k: pytest.fail("downloaded twice"))
+    again = PerceptualLoss()
+    assert again.pretrained is True and "torch's cache" in again.status
+
+
+def test_a_corrupted_download_is_not_kept(
+    tmp_path: Path, empty_hub: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    entry, urlopen, _ = stub_weights(tmp_path, {"features.0.weight": torch.zeros(1)})
+    bad = SimpleNamespace(url=entry.url.replace(Path(entry.url).name, "vgg16-00000000.pth"))
+    monkeypatch.setattr(losses, "VGG16_WEIGHTS", bad)
+    monkeypatch.setattr(urllib.request, "urlopen", urlopen)
+    loss = PerceptualLoss()
+    assert loss.pretrained is False and "does not start with 00000000" in loss.status
+    assert list((empty_hub / "checkpoints").iterdir()) == []
 
 
 def test_perceptual_loads_full_state_dict(tmp_path: Path, empty_hub: Path) -> None:

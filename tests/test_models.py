@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -171,9 +172,11 @@ def test_cnn_discriminator_parameter_counts() -> None:
 @pytest.mark.parametrize("size", [32, 64])
 def test_cnn_discriminator_output(size: int) -> None:
     net = CNNDiscriminator(image_size=size, ndf=8)
-    out = net(torch.randn(2, 3, size, size))
-    assert out.shape == (2, 1)
-    assert out.min() >= 0 and out.max() <= 1
+    x = torch.randn(8, 3, size, size) * 10
+    out = net(x)
+    assert out.shape == (8, 1)
+    assert out.min() < 0 or out.max() > 1  # a logit: the sigmoid is for display only
+    assert torch.allclose(net.probability(x), torch.sigmoid(out))
     with pytest.raises(ValueError, match="image_size"):
         net(torch.randn(2, 3, 2 * size, 2 * size))
     with pytest.raises(ValueError, match="power of two"):
@@ -183,12 +186,44 @@ def test_cnn_discriminator_output(size: int) -> None:
 def test_resnet18_discriminator() -> None:
     # torchvision resnet18 has 11689512 parameters, of which fc 512*1000+1000 = 513000;
     # with a 512 -> 1 head: 11176512 + 513 = 11177025
-    assert count_parameters(ResNet18Discriminator()) == 11_177_025
-    net = ResNet18Discriminator(in_channels=1)
+    assert count_parameters(ResNet18Discriminator(pretrained=False)) == 11_177_025
+    net = ResNet18Discriminator(in_channels=1, pretrained=False).eval()
     assert net.net.conv1.in_channels == 1
-    out = net(torch.randn(2, 1, 32, 32))
-    assert out.shape == (2, 1)
-    assert out.min() >= 0 and out.max() <= 1
+    assert not net.imagenet and "random" in net.status
+    x = torch.randn(8, 1, 32, 32) * 10
+    out = net(x)
+    assert out.shape == (8, 1)
+    assert torch.allclose(net.probability(x), torch.sigmoid(out))
+
+
+def test_resnet18_discriminator_starts_from_imagenet_weights_when_it_can(tmp_path, monkeypatch):
+    import io
+    import urllib.request
+
+    import torchvision
+
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    monkeypatch.delenv("COLORLIB_OFFLINE", raising=False)
+    imagenet = torchvision.models.resnet18(weights=None).state_dict()
+    served = io.BytesIO()
+    torch.save(imagenet, served)
+    payload = served.getvalue()
+    entry = torchvision.models.ResNet18_Weights.IMAGENET1K_V1
+    # The stub serves a file whose name promises another digest: rejected, random weights.
+    monkeypatch.setattr(urllib.request, "urlopen", lambda *a, **k: io.BytesIO(payload))
+    refused = ResNet18Discriminator(pretrained=None)
+    assert not refused.imagenet and "does not start with" in refused.status
+    with pytest.raises(RuntimeError, match="no ImageNet weights"):
+        ResNet18Discriminator(pretrained=True)
+    # Once in torch's cache (downloaded, or left there by torchvision), it is loaded.
+    cached = tmp_path / "hub" / "checkpoints" / Path(entry.url).name
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(imagenet, cached)
+    net = ResNet18Discriminator(in_channels=1)
+    assert net.imagenet and "torch's cache" in net.status
+    assert torch.equal(net.net.layer1[0].conv1.weight, imagenet["layer1.0.conv1.weight"])
+    mean_rgb = imagenet["conv1.weight"].mean(1, keepdim=True)
+    assert torch.allclose(net.net.conv1.weight, mean_rgb)
 
 
 # ---------------------------------------------------------------- U-Net
@@ -330,7 +365,7 @@ SMALL_KWARGS = {
     "residual": {"n_blocks": 1, "width": 4},
     "unet": {"ngf": 4, "image_size": 32, "attention_at": 8, "norm": "instance"},
     "cnn": {"ndf": 4, "image_size": 32},
-    "resnet18": {"in_channels": 3},
+    "resnet18": {"in_channels": 3, "pretrained": False},
     "patchgan": {"in_channels": 3, "ndf": 4, "n_layers": 2},
 }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import nbformat
@@ -33,3 +34,51 @@ def test_notebook_conventions(path):
     assert "**Where ours differs:**" in nb.cells[0].source
     # Every notebook ends by writing its metrics.json.
     assert "finish(" in code[-1].source
+
+
+# --- each notebook is a lesson (learning goals, the maths, a summary and exercises) ------------
+
+
+def lesson_text(nb) -> list[str]:
+    """The markdown cells: the explanation a student reads."""
+    return [c.source for c in nb.cells if c.cell_type == "markdown"]
+
+
+def words(text: str) -> int:
+    return len(re.findall(r"[A-Za-z][A-Za-z'\-]*", text))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_each_notebook_is_a_lesson(path):
+    nb = nbformat.read(path, as_version=4)
+    text = lesson_text(nb)
+    body = "\n".join(text)
+    assert words(body) >= 1000, f"{words(body)} words of explanation"
+    display = re.findall(r"\$\$.+?\$\$", body, flags=re.S)
+    assert len(display) >= 3, f"{len(display)} display equations"
+    headings = [line for line in body.splitlines() if line.startswith("#")]
+    assert re.search(r"^#+ .*learning goals", body, flags=re.I | re.M), headings
+    assert any(re.fullmatch(r"#+ Summary", h.strip()) for h in headings), headings
+    assert any(re.fullmatch(r"#+ Exercises", h.strip()) for h in headings), headings
+    exercises = body[re.search(r"^#+ Exercises\s*$", body, flags=re.M).end() :]
+    items = re.findall(r"^\d+\.\s", exercises, flags=re.M)
+    assert len(items) >= 4, f"{len(items)} exercises"
+    only_heading = [c for c in text if re.fullmatch(r"\s*#+ [^\n]*\s*", c)]
+    assert not only_heading, f"markdown cells that are only a heading: {only_heading}"
+    # The learning goals come first, the "Follows / Where ours differs" statement after them.
+    goals = re.search(r"learning goals", body, flags=re.I).start()
+    assert goals < body.index("**Follows:**")
+
+
+def test_the_lesson_check_can_fail():
+    empty = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("## The network")])
+    assert words("\n".join(lesson_text(empty))) < 1000
+    assert re.fullmatch(r"\s*#+ [^\n]*\s*", lesson_text(empty)[0])
+
+
+def test_there_is_a_syllabus_and_solutions_for_instructors():
+    root = Path(__file__).parents[1] / "notebooks"
+    syllabus = (root / "README.md").read_text()
+    for path in NOTEBOOKS:
+        assert path.name in syllabus
+        assert list((root / "solutions").glob(f"{path.stem[:2]}_*.md")), path.stem

@@ -8,8 +8,11 @@ with tanh. The reflection padding (40 pixels for the source's 5 blocks = 8 per b
 what the blocks shave at quarter resolution, so the output has the input's size.
 
 Discriminators: the source's DCGAN-style CNN (strided 4x4 convolutions, BatchNorm, LeakyReLU 0.2,
-channels doubling from ``ndf`` until a 4x4 map, a final 4x4 valid convolution and a sigmoid), and
-the ResNet-18 alternative it also tried.
+channels doubling from ``ndf`` until a 4x4 map, a final 4x4 valid convolution), and the ResNet-18
+alternative it also tried, on ImageNet weights where they can be had ("the pretrained model also
+works", says the source). Both return a logit: the source ends in a sigmoid and trains with BCE
+on its probability, the same loss as BCE with logits on the logit (`colorlib.losses.GANLoss`),
+which also runs under CUDA autocast. ``probability(x)`` is the sigmoid, for display.
 """
 
 from __future__ import annotations
@@ -115,13 +118,21 @@ class ResidualGenerator(nn.Module):
         return self.decoder(self.blocks(self.encoder(x)))
 
 
-class CNNDiscriminator(nn.Module):
-    """Whole-image real/fake probability, (B, in_channels, S, S) -> (B, 1) in [0, 1].
+class _Probability:
+    """``probability(x)``: the discriminator's belief that `x` is real, in [0, 1] (display only;
+    training takes the logit)."""
+
+    def probability(self, x: Tensor) -> Tensor:
+        return torch.sigmoid(self(x))
+
+
+class CNNDiscriminator(_Probability, nn.Module):
+    """Whole-image real/fake logit, (B, in_channels, S, S) -> (B, 1).
 
     ``log2(image_size) - 2`` stride-2 Conv(4, 2, 1) + BatchNorm + LeakyReLU(0.2) layers take the
-    image down to 4x4 with channels ndf, 2 ndf, 4 ndf, ...; a 4x4 valid convolution and a sigmoid
-    give one probability. At 256 this is the source's stack (64 ... 2048 channels). The
-    convolutions have no bias (BatchNorm follows them), as in the source.
+    image down to 4x4 with channels ndf, 2 ndf, 4 ndf, ...; a 4x4 valid convolution gives one
+    logit. At 256 this is the source's stack (64 ... 2048 channels). The convolutions have no
+    bias (BatchNorm follows them), as in the source.
 
     Args:
         in_channels: 3 for an (L, a, b) image.
@@ -157,22 +168,35 @@ class CNNDiscriminator(nn.Module):
                 f"CNNDiscriminator built for image_size={self.image_size} got input "
                 f"{tuple(x.shape)}"
             )
-        return torch.sigmoid(self.main(x).flatten(1))
+        return self.main(x).flatten(1)
 
 
-class ResNet18Discriminator(nn.Module):
-    """torchvision ResNet-18 (random init) as a real/fake classifier: (B, C, H, W) -> (B, 1).
+class ResNet18Discriminator(_Probability, nn.Module):
+    """torchvision ResNet-18 as a real/fake classifier: (B, C, H, W) -> (B, 1) logit.
 
-    The first convolution takes ``in_channels`` (3 for L, a, b) and the classifier head gives a
-    single logit, turned into a probability by a sigmoid.
+    The first convolution takes ``in_channels`` (3 for L, a, b) and the head gives one logit.
+    ``pretrained``: None starts from torchvision's ImageNet weights when they can be had (torch's
+    cache, or a download: `colorlib.pretrained`) and from random ones otherwise, True requires
+    them, False never looks; ``status`` says which. A first convolution of other than 3 channels
+    starts from the mean of the RGB filters; the new head is always random.
     """
 
-    def __init__(self, in_channels: int = 3) -> None:
+    def __init__(self, in_channels: int = 3, pretrained: bool | None = None) -> None:
         super().__init__()
-        self.config = {"in_channels": int(in_channels)}
+        self.config = {"in_channels": int(in_channels), "pretrained": pretrained}
         import torchvision  # here: importing it costs a second at every colorize start
 
+        from colorlib import pretrained as weights
+
+        # Built at random first in every case, so the global RNG moves the same either way.
         net = torchvision.models.resnet18(weights=None)
+        found = weights.Found(None, "pretrained=False")
+        if pretrained is not False:
+            found = weights.weights_file(torchvision.models.ResNet18_Weights.IMAGENET1K_V1)
+            if found.path is None and pretrained:
+                raise RuntimeError(f"ResNet18Discriminator: no ImageNet weights: {found.status}")
+        if found.path is not None:
+            net.load_state_dict(torch.load(found.path, map_location="cpu", weights_only=True))
         if in_channels != 3:
             old = net.conv1
             net.conv1 = nn.Conv2d(
@@ -183,8 +207,19 @@ class ResNet18Discriminator(nn.Module):
                 padding=old.padding,
                 bias=False,
             )
+            if found.path is not None:
+                with torch.no_grad():
+                    net.conv1.weight.copy_(
+                        old.weight.mean(1, keepdim=True).expand_as(net.conv1.weight)
+                    )
         net.fc = nn.Linear(net.fc.in_features, 1)
         self.net = net
+        self.imagenet = found.path is not None
+        self.status = (
+            found.status
+            if self.imagenet
+            else f"ResNet-18 starts from random weights ({found.status})"
+        )
 
     def forward(self, x: Tensor) -> Tensor:
-        return torch.sigmoid(self.net(x))
+        return self.net(x)
