@@ -1,4 +1,5 @@
-"""Shared test fixtures: synthetic photos and folders of them, and the local faces mirror.
+"""Shared test fixtures: synthetic photos and folders of them, and the local faces and BSDS500
+mirrors.
 
 `make_photo` is the one factory for test images: a smooth, colourful, photo-like picture of any
 size, in any PIL mode, saved as PNG, JPEG, ... by the path's suffix. Tests that need exact
@@ -21,6 +22,11 @@ REPO = Path(__file__).resolve().parents[1]
 # when it is absent.
 FACES_MIRROR = Path(
     os.environ.get("COLORLIB_FACES_MIRROR") or REPO / ".." / "shared" / "datasets" / "face_images"
+)
+
+# The 500 BSDS500 photos in their train/val/test folders, with their SHA256SUMS; likewise.
+BSDS500_MIRROR = Path(
+    os.environ.get("COLORLIB_BSDS500_MIRROR") or REPO / ".." / "shared" / "datasets" / "bsds500"
 )
 
 MakePhoto = Callable[..., Image.Image]
@@ -102,3 +108,12 @@ def faces_mirror() -> Path:
     if not FACES_MIRROR.is_dir():
         pytest.skip(f"no local faces mirror at {FACES_MIRROR} (set COLORLIB_FACES_MIRROR)")
     return FACES_MIRROR
+
+
+@pytest.fixture(scope="session")
+def bsds500_mirror() -> Path:
+    """The local folder of the 500 BSDS500 photos ($COLORLIB_BSDS500_MIRROR, default
+    ../shared/datasets/bsds500 beside the repository); skips the test when it is absent."""
+    if not BSDS500_MIRROR.is_dir():
+        pytest.skip(f"no local BSDS500 mirror at {BSDS500_MIRROR} (set COLORLIB_BSDS500_MIRROR)")
+    return BSDS500_MIRROR

@@ -1,5 +1,5 @@
 """colorlib.data.fetch: checksum lists, verified downloads from a mirror or a URL, their one-line
-errors; and the real course faces from the local mirror."""
+errors; and the real course faces and BSDS500 photos from their local mirrors."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from colorlib.data import (
     split,
     verify_checksums,
 )
+from colorlib.data.registry import BSDS500_MIRROR_ENV
 from colorlib.errors import UserError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -66,6 +67,12 @@ def test_read_checksums_rejects_malformed_line(tmp_path):
     sums.write_text("not-a-hash  file.jpg\n")
     with pytest.raises(ValueError, match="line 1"):
         read_checksums(sums)
+
+
+def test_read_checksums_drops_a_leading_dot_slash(tmp_path):
+    sums = tmp_path / "SHA256SUMS"
+    sums.write_text(f"{'a' * 64}  ./train/1.jpg\n{'b' * 64}  val/2.jpg\n")
+    assert read_checksums(sums) == {"train/1.jpg": "a" * 64, "val/2.jpg": "b" * 64}
 
 
 def test_errors_are_user_errors_and_keep_their_old_bases():
@@ -114,7 +121,9 @@ def test_download_by_registry_name_summarises_in_one_line(tiny_mirror, tmp_path,
 
 @pytest.mark.parametrize("name", ["kodak24", "imagenet"])
 def test_download_refuses_what_it_cannot_fetch(name, tmp_path):
-    with pytest.raises(DownloadError, match=f"^{name} .*: the datasets to download are faces"):
+    with pytest.raises(
+        DownloadError, match=f"^{name} .*: the datasets to download are bsds500, faces$"
+    ):
         download(name, tmp_path / "x", progress=False)
 
 
@@ -236,3 +245,47 @@ def test_faces_split_by_subject(faces):
     assert not val_subjects & test_subjects and len(val_subjects | test_subjects) == 5
     assert split(faces, seed=0) == parts
     assert split(faces, seed=1).train != parts.train
+
+
+# --- BSDS500, from the local mirror ---------------------------------------------------------------
+
+
+def test_bsds500_packaged_list_is_the_mirrors(bsds500_mirror):
+    packaged = read_checksums(REPO / "colorlib" / "checksums" / "bsds500.sha256")
+    assert packaged == read_checksums(bsds500_mirror / "SHA256SUMS")
+    folders = [name.split("/")[0] for name in packaged]
+    assert [folders.count(f) for f in ("train", "val", "test")] == [200, 100, 200]
+
+
+def test_download_bsds500_from_the_mirror_in_the_environment(bsds500_mirror, tmp_path, monkeypatch):
+    monkeypatch.setenv(BSDS500_MIRROR_ENV, str(bsds500_mirror))
+    dest = tmp_path / "bsds500"
+    nowhere = (tmp_path / "nowhere").as_uri()
+    assert download("bsds500", dest, progress=False, base_url=nowhere) == dest
+    assert len(verify_checksums(dest)) == 500
+    assert (dest / "val" / "101085.jpg").read_bytes() == (
+        bsds500_mirror / "val" / "101085.jpg"
+    ).read_bytes()
+
+
+def test_download_bsds500_rejects_a_corrupted_mirror_file_then_resumes(
+    bsds500_mirror, tmp_path, capsys
+):
+    # Links to the real files, but for one damaged copy: the last in the list, so that the
+    # 499 before it are fetched and a rerun has only it left to do.
+    names = list(read_checksums(REPO / "colorlib" / "checksums" / "bsds500.sha256"))
+    damaged = tmp_path / "mirror" / names[-1]
+    for name in names:
+        (tmp_path / "mirror" / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "mirror" / name).symlink_to(bsds500_mirror / name)
+    damaged.unlink()
+    data = bytearray((bsds500_mirror / names[-1]).read_bytes())
+    data[1000:1003] = b"\x00\x01\x02"
+    damaged.write_bytes(bytes(data))
+    dest = tmp_path / "bsds500"
+    with pytest.raises(ChecksumError, match="SHA-256 mismatch") as err:
+        download("bsds500", dest, tmp_path / "mirror", progress=False)
+    assert one_line(err).startswith(f"{damaged}: ")
+    assert not (dest / names[-1]).exists()
+    download("bsds500", dest, bsds500_mirror, progress=True)
+    assert f"bsds500: 500 files verified in {dest} (1 fetched)" in capsys.readouterr().err

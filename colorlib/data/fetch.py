@@ -47,7 +47,8 @@ def file_sha256(path: str | Path) -> str:
 
 
 def read_checksums(path: str | Path) -> dict[str, str]:
-    """Parse a `sha256sum` list ("<hex>  <name>" per line) into {name: hex digest}."""
+    """Parse a `sha256sum` list ("<hex>  <name>" per line) into {name: hex digest}; names are
+    paths relative to the list's folder ("train/a.jpg", a leading "./" dropped)."""
     path = Path(path)
     sums: dict[str, str] = {}
     for number, line in enumerate(path.read_text().splitlines(), start=1):
@@ -58,7 +59,9 @@ def read_checksums(path: str | Path) -> dict[str, str]:
         digest = parts[0].lower()
         if len(parts) != 2 or len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
             raise ValueError(f"{path}, line {number}: expected '<sha256 hex>  <file name>'")
-        sums[parts[1].lstrip("*")] = digest
+        name = parts[1].lstrip("*")
+        # `sha256sum` run on "." writes "./train/a.jpg"; the file is "train/a.jpg" all the same.
+        sums[name[2:] if name.startswith("./") else name] = digest
     if not sums:
         raise ValueError(f"{path}: no checksums in the file")
     return sums
@@ -177,7 +180,8 @@ def download(
     checked against its SHA-256; returns the folder.
 
     Files already in `dest` with the right hash are kept. The source is the folder `mirror`, else
-    the folder in the registry entry's environment variable (faces: $COLORLIB_FACES_MIRROR), else
+    the folder in the registry entry's environment variable (faces: $COLORLIB_FACES_MIRROR,
+    bsds500: $COLORLIB_BSDS500_MIRROR), else
     `base_url` (default: the entry's URL). `checksums` is the list to check against (default: the
     entry's list packaged in colorlib/checksums/); it is also written to `dest/SHA256SUMS`. With
     `progress`, a bar while fetching and then one summary line on stderr ("750 files verified in

@@ -29,6 +29,10 @@ class DatasetSpec:
     name is appended to; `checksums`, the file in colorlib/checksums/ listing the files and their
     SHA-256; `mirror_env`, an environment variable that may name a local folder to copy from.
     Adding one is a registry entry here plus its checksum file.
+
+    `split_by_folder`: the set comes with its own split, one top-level folder per part
+    (`SPLIT_FOLDERS`: train/, val/, test/); `data.split` then follows it and ignores
+    `test_fraction` and `by_group`.
     """
 
     name: str
@@ -42,6 +46,7 @@ class DatasetSpec:
     url: str | None = None
     checksums: str | None = None
     mirror_env: str | None = None
+    split_by_folder: bool = False
 
     @property
     def downloadable(self) -> bool:
@@ -51,6 +56,14 @@ class DatasetSpec:
 
 FACES_URL = "https://raw.githubusercontent.com/2014mchidamb/DeepColorization/master/face_images/"
 FACES_MIRROR_ENV = "COLORLIB_FACES_MIRROR"
+# Pinned to a commit, so the files cannot change under their packaged checksums.
+BSDS500_URL = (
+    "https://raw.githubusercontent.com/Sisso16/ssn_pytorch/"
+    "c4f9ac8c43397cbacbf2e2ba1505efafa769435d/BSR/BSDS500/data/images/"
+)
+BSDS500_MIRROR_ENV = "COLORLIB_BSDS500_MIRROR"
+# The parts of a split, each the top-level folder of that name in a `split_by_folder` set.
+SPLIT_FOLDERS = ("train", "val", "test")
 
 DATASETS: dict[str, DatasetSpec] = {
     "kodak24": DatasetSpec(
@@ -77,6 +90,23 @@ DATASETS: dict[str, DatasetSpec] = {
         url=FACES_URL,
         checksums="faces.sha256",
         mirror_env=FACES_MIRROR_ENV,
+    ),
+    "bsds500": DatasetSpec(
+        name="bsds500",
+        folder="bsds500",
+        description="Berkeley Segmentation Data Set 500: natural scenes, 500 JPEG 481x321 or "
+        "321x481, in its own train/val/test split 200/100/200 (downloaded on demand to "
+        "data/bsds500)",
+        embedded=False,
+        groups_from_comment=False,
+        # Unused: the set's own folders are its split.
+        test_fraction=0.6,
+        by_group=False,
+        count=500,
+        url=BSDS500_URL,
+        checksums="bsds500.sha256",
+        mirror_env=BSDS500_MIRROR_ENV,
+        split_by_folder=True,
     ),
 }
 

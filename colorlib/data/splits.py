@@ -1,7 +1,8 @@
 """The deterministic train / validation / test split of an `ImageSet`.
 
 Pure index arithmetic on names and groups: reads the registry's defaults, touches no files and no
-pixels.
+pixels. A set registered with `split_by_folder` (bsds500) keeps its own split: each image goes to
+the part its top-level folder names.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 import torch
 
 from colorlib.data.cache import ImageSet
-from colorlib.data.registry import DATASETS
+from colorlib.data.registry import DATASETS, SPLIT_FOLDERS, DatasetError
 
 
 @dataclass(frozen=True)
@@ -38,8 +39,16 @@ def split(
 
     Defaults come from the registry: faces hold out 5 of 50 subjects (675/30/45 images), kodak24
     8 of 24 images (16/4/4); a user folder holds out 20% of its images.
+
+    A registered set with its own split (`split_by_folder`: bsds500, 200/100/200) is split by its
+    top-level folders train/, val/ and test/ ("train/100075.jpg" is a training image), and
+    `test_fraction`, `seed` and `by_group` are ignored; a `DatasetError` (one line) names a folder
+    that is missing or empty, or an image outside them.
     """
     spec = DATASETS.get(imageset.source)
+    if spec is not None and spec.split_by_folder:
+        parts = _parts_by_folder(imageset.names, imageset.source)
+        return _make_split(imageset, parts)
     if test_fraction is None:
         test_fraction = spec.test_fraction if spec is not None else 0.2
     if by_group is None:
@@ -60,6 +69,29 @@ def split(
     for i, key in enumerate(keys):
         part = "val" if key in val_units else "test" if key in test_units else "train"
         parts[part].append(i)
+    return _make_split(imageset, parts)
+
+
+def _parts_by_folder(names: list[str], source: str) -> dict[str, list[int]]:
+    parts: dict[str, list[int]] = {part: [] for part in SPLIT_FOLDERS}
+    for i, name in enumerate(names):
+        top = name.split("/", 1)[0] if "/" in name else ""
+        if top not in parts:
+            raise DatasetError(
+                f"{source}: image {name} is outside its split folders "
+                f"{', '.join(f + '/' for f in SPLIT_FOLDERS)}: move or remove it"
+            )
+        parts[top].append(i)
+    empty = [part for part, indices in parts.items() if not indices]
+    if empty:
+        raise DatasetError(
+            f"{source}: its split folder {empty[0]}/ is missing or holds no images (the set comes "
+            f"split into {', '.join(f + '/' for f in SPLIT_FOLDERS)}): download it again"
+        )
+    return parts
+
+
+def _make_split(imageset: ImageSet, parts: dict[str, list[int]]) -> Split:
     return Split(
         train=parts["train"],
         val=parts["val"],
