@@ -18,16 +18,24 @@ import torch
 from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
-# The 750 course faces, copied from a local folder instead of the web; tests that need them skip
-# when it is absent.
-FACES_MIRROR = Path(
-    os.environ.get("COLORLIB_FACES_MIRROR") or REPO / ".." / "shared" / "datasets" / "face_images"
-)
 
-# The 500 BSDS500 photos in their train/val/test folders, with their SHA256SUMS; likewise.
-BSDS500_MIRROR = Path(
-    os.environ.get("COLORLIB_BSDS500_MIRROR") or REPO / ".." / "shared" / "datasets" / "bsds500"
-)
+
+def _mirror(env: str, folder: str) -> Path:
+    """A dataset copied from a local folder instead of the web: $`env`, else the shared datasets
+    folder beside the repository. Tests that need it skip when it is absent."""
+    return Path(os.environ.get(env) or REPO / ".." / "shared" / "datasets" / folder)
+
+
+# The 750 course faces; the 500 BSDS500 photos in their train/val/test folders (with SHA256SUMS).
+FACES_MIRROR = _mirror("COLORLIB_FACES_MIRROR", "face_images")
+BSDS500_MIRROR = _mirror("COLORLIB_BSDS500_MIRROR", "bsds500")
+
+
+def _present(folder: Path, what: str, env: str) -> Path:
+    if not folder.is_dir():
+        pytest.skip(f"no local {what} mirror at {folder} (set {env})")
+    return folder
+
 
 MakePhoto = Callable[..., Image.Image]
 
@@ -105,15 +113,11 @@ def photo_folder(tmp_path: Path, make_photo: MakePhoto) -> Path:
 def faces_mirror() -> Path:
     """The local folder of the 750 course faces ($COLORLIB_FACES_MIRROR, default
     ../shared/datasets/face_images beside the repository); skips the test when it is absent."""
-    if not FACES_MIRROR.is_dir():
-        pytest.skip(f"no local faces mirror at {FACES_MIRROR} (set COLORLIB_FACES_MIRROR)")
-    return FACES_MIRROR
+    return _present(FACES_MIRROR, "faces", "COLORLIB_FACES_MIRROR")
 
 
 @pytest.fixture(scope="session")
 def bsds500_mirror() -> Path:
     """The local folder of the 500 BSDS500 photos ($COLORLIB_BSDS500_MIRROR, default
     ../shared/datasets/bsds500 beside the repository); skips the test when it is absent."""
-    if not BSDS500_MIRROR.is_dir():
-        pytest.skip(f"no local BSDS500 mirror at {BSDS500_MIRROR} (set COLORLIB_BSDS500_MIRROR)")
-    return BSDS500_MIRROR
+    return _present(BSDS500_MIRROR, "BSDS500", "COLORLIB_BSDS500_MIRROR")
