@@ -143,7 +143,7 @@ def _check_report(args: argparse.Namespace) -> None:
             )
         return  # assemble itself says so, before writing anything, when there are no results
     report.check_dataset(args.dataset)
-    report.choose(args.only)
+    report.choose(args.only, dataset=args.dataset)
     report.check_device(args.profile, args.device, args.dry_run)
 
 

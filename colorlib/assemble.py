@@ -1,108 +1,48 @@
 """The report's pages, assembled from the run folders' records.
 
 Each notebook's ``metrics.json`` records its methods (title, source write-up, one-line account,
-scores) and its figures and tables (file, caption, the method they belong to). `assemble` reads
-those records, nothing else, and writes ``README.md`` (renders on GitHub), ``report.html`` (one
-self-contained page, images embedded), ``comparison.csv`` and the comparison figures.
+scores, per-image scores) and its figures and tables (file, caption, the method they belong
+to). `assemble` reads those records, nothing else, and writes ``README.md`` (renders on GitHub),
+``report.html`` (one self-contained page, see `colorlib.report_html`), ``comparison.csv``,
+``per_image_ciede2000.csv`` and the comparison figures. The numbers and the sentences that
+judge them come from `colorlib.comparison`; this module lays them out.
 """
 
 from __future__ import annotations
 
-import base64
-import io
 import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from colorlib import data, viz
-from colorlib.errors import UserError
+from colorlib import data, stats, viz
+from colorlib.comparison import (
+    COLUMNS,
+    METRICS_NOTE,
+    against_gray,
+    compared,
+    comparison_table,
+    findings,
+    formatted,
+    interval,
+    load_runs,
+    out_of_domain,
+    per_image_markdown,
+    per_image_table,
+    rows,
+)
+from colorlib.report_html import Block, write_html
 from colorlib.runs import RunFolder, save_png
 
-COLUMNS = {
-    "psnr": "PSNR (dB) ↑",
-    "ssim": "SSIM ↑",
-    "ciede2000": "CIEDE2000 ↓",
-    "colourfulness": "colourfulness",
-    "colourfulness_ratio": "colourfulness / GT",
-    "auc": "AuC ↑",
-}
-EXTRA = {
-    "train_seconds": "training time (s)",
-    "parameters": "parameters",
-    "epochs_run": "epochs run",
-}
-FORMATS = {
-    "PSNR (dB) ↑": "{:.2f}",
-    "SSIM ↑": "{:.3f}",
-    "CIEDE2000 ↓": "{:.2f}",
-    "colourfulness": "{:.1f}",
-    "colourfulness / GT": "{:.2f}",
-    "AuC ↑": "{:.3f}",
-    "training time (s)": "{:.0f}",
-    "parameters": "{:,.0f}",
-    "epochs run": "{:.0f}",
-}
+__all__ = ["assemble", "keep_photos_private", "load_runs", "photos_shareable", "sections"]
+
 NO_PHOTOS = (
     "This dataset's images are not shown or committed (no licence for redistribution, or "
     "identifiable people): the grid, the examples and the executed notebooks stay on the machine "
     "that ran the report."
 )
-
-
-def load_runs(out: str | Path) -> dict[str, dict[str, Any]]:
-    """Every notebook's record under `out`, by notebook, in the course's order."""
-    out = Path(out)
-    found = {p.parent.name: RunFolder(p.parent).read_metrics() for p in out.glob("*/metrics.json")}
-    if not found:
-        raise UserError(f"{out} holds no notebook results (no */metrics.json): run the report")
-    return dict(sorted(found.items()))
-
-
-def compared(runs: dict[str, dict[str, Any]]) -> list[tuple[str, str, dict[str, Any]]]:
-    """(notebook, method, entry) of every method recorded for the comparison, in order."""
-    return [
-        (nb, method, entry)
-        for nb, record in runs.items()
-        for method, entry in record["methods"].items()
-        if entry.get("compare", True)
-    ]
-
-
-def comparison_table(runs: dict[str, dict[str, Any]]) -> pd.DataFrame:
-    """Baselines and every compared method, with training time, size and epochs."""
-    first = next(iter(runs.values()))
-    rows: dict[str, dict] = {f"baseline: {name}": dict(s) for name, s in first["baselines"].items()}
-    for _, _, entry in compared(runs):
-        rows[entry["title"]] = {**entry["metrics"], **{k: entry.get(k) for k in EXTRA}}
-    table = pd.DataFrame(rows).T.reindex(columns=[*COLUMNS, *EXTRA])
-    return table.rename(columns={**COLUMNS, **EXTRA})
-
-
-def _format(table: pd.DataFrame) -> pd.DataFrame:
-    shown = table.copy().astype(object)
-    for col, fmt in FORMATS.items():
-        shown[col] = [("—" if pd.isna(v) else fmt.format(float(v))) for v in table[col]]
-    return shown
-
-
-def findings(table: pd.DataFrame) -> dict[str, str]:
-    """One sentence per method, from the numbers: against gray, and how vivid."""
-    gray = table.loc["baseline: gray"]
-    out = {}
-    for title in table.index:
-        if title.startswith("baseline"):
-            continue
-        row = table.loc[title]
-        d = gray["CIEDE2000 ↓"] - row["CIEDE2000 ↓"]
-        verdict = "better than" if d > 0 else "worse than"
-        out[title] = (
-            f"CIEDE2000 {row['CIEDE2000 ↓']:.2f} against {gray['CIEDE2000 ↓']:.2f} for gray "
-            f"({verdict} gray by {abs(d):.2f}); PSNR {row['PSNR (dB) ↑']:.2f} dB; colourfulness "
-            f"{row['colourfulness / GT']:.2f} of the ground truth's."
-        )
-    return out
 
 
 def photos_shareable(dataset: str) -> bool:
@@ -140,53 +80,77 @@ def keep_photos_private(out: Path, runs: dict[str, dict[str, Any]] | None = None
 
 
 def _grid(out: Path, runs: dict[str, dict[str, Any]]):
-    """The same held-out images: gray input, each method, ground truth."""
+    """The same held-out images: gray input, each method with previews, ground truth."""
     first_nb, first = next(iter(runs.items()))
     names = first["split"]["test"][:6]
     base = RunFolder(out / first_nb)
-    rows = {"gray input": base.read_previews("gray", names)}
+    grid = {"gray input": base.read_previews("gray", names)}
     for nb, method, entry in compared(runs):
-        rows[entry["title"]] = RunFolder(out / nb).read_previews(method, names)
-    rows["ground truth"] = base.read_previews("ground_truth", names)
-    return viz.image_grid(rows, col_titles=[Path(n).stem for n in names], cell=1.8)
+        folder = RunFolder(out / nb)
+        if folder.preview_file(method, names[0]).exists():
+            grid[entry["title"]] = folder.read_previews(method, names)
+    grid["ground truth"] = base.read_previews("ground_truth", names)
+    return viz.image_grid(grid, col_titles=[Path(n).stem for n in names], cell=1.8)
 
 
 # A section: (title, markdown body, [(image path relative to out, caption)]).
 Section = tuple[str, str, list[tuple[str, str]]]
 
 
-def _shown(nb: str, record: dict, method: str | None, photos: bool) -> list[tuple[str, str]]:
+def _owned(record: dict, kind: str, method: str | None) -> list[dict]:
+    """The figures or tables of `record` that belong to `method`; for None, those of the
+    notebook as a whole and of its experiments left out of the comparison."""
+    mine = {m for m, e in record["methods"].items() if e.get("compare", True)}
     return [
-        (f"{nb}/{fig['file']}", fig["caption"])
-        for fig in record["figures"].values()
-        if fig["method"] == method and (photos or not fig["photo"])
+        item
+        for item in record[kind].values()
+        if item["method"] == method or (method is None and item["method"] not in mine)
     ]
+
+
+def _shown(nb: str, record: dict, method: str | None, photos: bool) -> list[tuple[str, str]]:
+    figures = _owned(record, "figures", method)
+    return [(f"{nb}/{f['file']}", f["caption"]) for f in figures if photos or not f["photo"]]
 
 
 def _tables(out: Path, nb: str, record: dict, method: str | None) -> str:
     parts = []
-    for table in record["tables"].values():
-        if table["method"] == method:
-            frame = pd.read_csv(out / nb / table["file"], index_col=0)
-            parts += [f"*{table['caption']}*", "", frame.to_markdown(), ""]
+    for table in _owned(record, "tables", method):
+        frame = pd.read_csv(out / nb / table["file"], index_col=0)
+        parts += [f"*{table['caption']}*", "", frame.to_markdown(), ""]
     return "\n".join(parts)
+
+
+def _run_notes(entry: dict, titles: dict[str, str]) -> str:
+    notes = []
+    if "variant_of" in entry:
+        parent = titles.get(entry["variant_of"], entry["variant_of"])
+        notes.append(f"A variant of {parent}: no training of its own.")
+    if entry.get("stopped_early"):
+        notes.append(f"Early stopping ended training after epoch {entry['epochs_run']}.")
+    kept = entry.get("kept_epoch", entry.get("best_epoch"))
+    if kept is not None:
+        why = f" ({entry['kept_by']})" if entry.get("kept_by") else ""
+        notes.append(f"The weights kept are those of epoch {kept}{why}.")
+    if entry.get("perceptual_features"):
+        notes.append(f"Perceptual features: {entry['perceptual_features']}.")
+    return " ".join(notes)
 
 
 def sections(out: Path, runs: dict, found: dict[str, str], photos: bool) -> list[Section]:
     """One section per compared method, then one per notebook for what belongs to no method."""
+    titles = {method: entry["title"] for _, method, entry in compared(runs)}
+    ood = against_gray(runs, "out_of_domain")
     out_sections: list[Section] = []
     for nb, method, entry in compared(runs):
         record = runs[nb]
         text = (
             f"*Source:* `{entry['source']}`, notebook `{nb}`. {entry['account']}\n\n"
-            f"*Our run:* {found[entry['title']]}"
+            f"*Our run:* {found[entry['title']]} {_run_notes(entry, titles)}".rstrip()
         )
-        if entry.get("stopped_early"):
-            text += f" Early stopping ended training after epoch {entry['epochs_run']}."
-        if entry.get("best_epoch") is not None:
-            text += f" The weights kept are those of epoch {entry['best_epoch']}."
-        if entry.get("perceptual_features"):
-            text += f" Perceptual features: {entry['perceptual_features']}."
+        if ood.get(entry["title"]):
+            verdict = stats.verdict(ood[entry["title"]], "better than", "worse than", "gray")
+            text += f" On the photos unlike the training set: {verdict}."
         tables = _tables(out, nb, record, method)
         body = text + ("\n\n" + tables if tables else "")
         out_sections.append((entry["title"], body, _shown(nb, record, method, photos)))
@@ -198,29 +162,51 @@ def sections(out: Path, runs: dict, found: dict[str, str], photos: bool) -> list
     return out_sections
 
 
+def _figures(out: Path, runs: dict, table: pd.DataFrame, photos: bool) -> list[Block]:
+    """Draw the comparison figures into ``out/figures`` and return them as blocks."""
+    figures = out / "figures"
+    figures.mkdir(exist_ok=True)
+    # The grid is made either way: a local reader may look; only the report text leaves it out.
+    save_png(_grid(out, runs), figures / "comparison_grid.png", dpi=100)
+    found = rows(runs)
+    shown = ["CIEDE2000 ↓", "PSNR (dB) ↑", "colourfulness / GT"]
+    spans = {
+        COLUMNS[k]: np.array([interval(r, k) for r in found]).T
+        for k in ("ciede2000", "psnr", "colourfulness_ratio")
+    }
+    scores = table[shown].astype(float)
+    save_png(viz.metric_bars(scores, shown, spans), figures / "comparison_bars.png")
+    blocks: list[Block] = []
+    if photos:
+        blocks.append(("figure", "figures/comparison_grid.png", "The same test images by method"))
+    else:
+        blocks.append(("text", f"*{NO_PHOTOS}*", ""))
+    blocks.append(("figure", "figures/comparison_bars.png", "Mean scores with 95% intervals"))
+    frame = per_image_table(runs)
+    if "gray" in frame and len(frame.columns) > 2:
+        diffs = frame.drop(columns=["gray", "mean_ab"], errors="ignore").sub(frame["gray"], axis=0)
+        save_png(viz.per_image_differences(diffs), figures / "per_image_differences.png")
+        caption = "CIEDE2000 of each test image minus gray's, by method (left of 0: better)"
+        blocks.append(("figure", "figures/per_image_differences.png", caption))
+    return blocks
+
+
 def assemble(out: str | Path) -> Path:
-    """Write README.md, report.html, comparison.csv and figures/ in `out`."""
+    """Write README.md, report.html, comparison.csv, per_image_ciede2000.csv and figures/."""
     out = Path(out)
     runs = load_runs(out)
     table = comparison_table(runs)
     table.to_csv(out / "comparison.csv")
-    shown = _format(table)
-    figures = out / "figures"
-    figures.mkdir(exist_ok=True)
+    per_image_table(runs).to_csv(out / "per_image_ciede2000.csv")
     first = next(iter(runs.values()))
     photos = photos_shareable(first["dataset"])
     if not photos:
         keep_photos_private(out, runs)
-    # The grid is made either way: a local reader may look; only the report text leaves it out.
-    save_png(_grid(out, runs), figures / "comparison_grid.png", dpi=100)
-    scores = table.drop(columns=list(EXTRA.values())).astype(float)
-    bars = viz.metric_bars(scores, ["CIEDE2000 ↓", "PSNR (dB) ↑", "colourfulness / GT"])
-    save_png(bars, figures / "comparison_bars.png")
-
     env = first["environment"]
     run_info = out / "run.json"
     total = json.loads(run_info.read_text()).get("total_seconds") if run_info.exists() else None
     wall = sum(r["wall_seconds"] for r in runs.values())
+    title = f"Colorization report: {first['profile']} on {first['dataset']}"
     facts = [
         f"**Profile** `{first['profile']}` · **dataset** `{first['dataset']}` · **seed** "
         f"{first['seed']} · test images: {len(first['split']['test'])} (scored at full "
@@ -231,89 +217,32 @@ def assemble(out: str | Path) -> Path:
         f"**Time** notebooks' own wall time {wall / 60:.1f} min"
         + (f"; papermill time of all notebooks {total / 60:.1f} min" if total else ""),
     ]
-    found = findings(table)
-    parts = sections(out, runs, found, photos)
-    md = [
-        "# Colorization report",
-        "",
-        *[f"- {f}" for f in facts],
-        "",
-        "## Comparison",
-        "",
-        shown.to_markdown(),
-        "",
-        "Metrics: per test image at full resolution, then averaged. CIEDE2000 is the mean "
-        "per-pixel colour difference; colourfulness is Hasler and Süsstrunk's M3; AuC is the "
-        "area under the CDF of per-pixel ab error for thresholds 0-150 (Zhang et al. 2016).",
-        "",
-        "![The same held-out images by every method](figures/comparison_grid.png)"
-        if photos
-        else f"*{NO_PHOTOS}*",
-        "",
-        "![Metrics by method](figures/comparison_bars.png)",
-        "",
+    head = [f"# {title}", "", *[f"- {f}" for f in facts], "", "## Comparison", ""]
+    blocks: list[Block] = [
+        ("text", "\n".join([*head, formatted(table).to_markdown(), "", METRICS_NOTE]), "")
     ]
-    for title, body, images in parts:
-        md += [f"## {title}", "", body, ""]
-        md += [f"![{cap}]({rel})" for rel, cap in images]
-        md.append("")
-    md += [
-        "## Notebooks",
-        "",
-        *[
-            f"- [{p.name}]({p.name})" if photos else f"- {p.name} (local only)"
-            for p in sorted(out.glob("[0-9][0-9]_*.ipynb"))
-        ],
-        "",
+    blocks += _figures(out, runs, table, photos)
+    if not per_image_table(runs).empty:
+        blocks.append(
+            (
+                "text",
+                "## CIEDE2000 of each test image\n\nLower is better; the last row counts the "
+                f"images on which each method is better than gray.\n\n{per_image_markdown(runs)}",
+                "",
+            )
+        )
+    ood = out_of_domain(runs)
+    if ood is not None:
+        blocks.append(("text", f"## Photos unlike the training set\n\n{ood[1]}\n\n{ood[0]}", ""))
+    for heading, body, images in sections(out, runs, findings(runs), photos):
+        blocks.append(("text", f"## {heading}\n\n{body}", ""))
+        blocks += [("figure", rel, cap) for rel, cap in images]
+    notebooks = [
+        f"- [{p.name}]({p.name})" if photos else f"- {p.name} (local only)"
+        for p in sorted(out.glob("[0-9][0-9]_*.ipynb"))
     ]
-    (out / "README.md").write_text("\n".join(md))
-    _write_html(out, facts, shown, parts, photos)
+    blocks.append(("text", "\n".join(["## Notebooks", "", *notebooks]), ""))
+    md = [text if kind == "text" else f"![{cap}]({text})" for kind, text, cap in blocks]
+    (out / "README.md").write_text("\n\n".join(md) + "\n")
+    write_html(out, title, blocks)
     return out / "README.md"
-
-
-def _write_html(
-    out: Path, facts: list[str], shown: pd.DataFrame, parts: list[Section], photos: bool
-) -> Path:
-    """One self-contained page: a notebook of markdown and embedded images through nbconvert."""
-    import nbformat
-    from nbconvert import HTMLExporter
-    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
-    from PIL import Image
-
-    def image_cell(path: Path, caption: str):
-        # JPEG inside the page: the same figure at a fraction of the PNG's size.
-        jpeg = io.BytesIO()
-        Image.open(path).convert("RGB").save(jpeg, format="JPEG", quality=85)
-        encoded = base64.b64encode(jpeg.getvalue()).decode()
-        cell = new_code_cell("")
-        cell.outputs = [
-            new_output("display_data", data={"image/jpeg": encoded, "text/plain": caption})
-        ]
-        return cell
-
-    cells = [
-        new_markdown_cell("# Colorization report\n\n" + "\n".join(f"- {f}" for f in facts)),
-        new_markdown_cell("## Comparison\n\n" + shown.to_markdown()),
-    ]
-    if photos:
-        cells.append(image_cell(out / "figures" / "comparison_grid.png", "comparison grid"))
-    else:
-        cells.append(new_markdown_cell(f"*{NO_PHOTOS}*"))
-    cells.append(image_cell(out / "figures" / "comparison_bars.png", "metric bars"))
-    for title, body, images in parts:
-        cells.append(new_markdown_cell(f"## {title}\n\n{body}"))
-        cells += [image_cell(out / rel, cap) for rel, cap in images]
-    nb = new_notebook(
-        cells=cells,
-        metadata={
-            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
-        },
-    )
-    exporter = HTMLExporter()
-    exporter.exclude_input = True
-    exporter.exclude_input_prompt = True
-    exporter.exclude_output_prompt = True
-    html, _ = exporter.from_notebook_node(nbformat.from_dict(nb))
-    path = out / "report.html"
-    path.write_text(html)
-    return path

@@ -9,6 +9,10 @@ stand-in "model" that returns the true target must give the image back) checks e
     unit         L and ab rescaled to [0, 1]              the ColorNet source's convention
     mean_chroma  L/50-1 in, the image's mean (a, b) in [0, 1] out: a constant colour
     rgb          gray RGB in [-1, 1] in, RGB in [-1, 1] out (RGB-space Pix2Pix)
+
+The Lab kinds predict colour only: their a*b* is joined with the photo's true L. The rgb kind
+predicts a whole image, its own lightness included, and is shown and scored as it is (`own_rgb`);
+joining its a*b* with the true L instead (`to_ab`) shows its colour alone.
 """
 
 from __future__ import annotations
@@ -30,10 +34,19 @@ class Convention:
     model_input: Callable[[torch.Tensor], torch.Tensor]  # normalised L -> what the net reads
     target: Callable[[Batch], torch.Tensor]  # a batch -> what the net should write
     to_ab: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (output, L) -> normalised ab
+    # output -> RGB in [0, 1] for kinds that predict a whole image (their own lightness).
+    own_rgb: Callable[[torch.Tensor], torch.Tensor] | None = None
 
     def pair(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
         """The (input, target) a training step feeds the net."""
         return self.model_input(batch["L"]), self.target(batch)
+
+    def rgb(self, output: torch.Tensor, L: torch.Tensor, true_lightness: bool = False):
+        """The image the net's `output` stands for, RGB in [0, 1]: its own (`own_rgb`) when
+        the kind predicts one and `true_lightness` is off, else L joined with its a*b*."""
+        if self.own_rgb is not None and not true_lightness:
+            return self.own_rgb(output)
+        return color.model_output_to_rgb(L, self.to_ab(output, L))
 
 
 def _identity(L: torch.Tensor) -> torch.Tensor:
@@ -77,9 +90,12 @@ def _rgb_target(batch: Batch) -> torch.Tensor:
     return batch["rgb"] * 2 - 1
 
 
+def _rgb_own(output: torch.Tensor) -> torch.Tensor:
+    return ((output + 1) / 2).clamp(0, 1)
+
+
 def _rgb_out(output: torch.Tensor, L: torch.Tensor) -> torch.Tensor:
-    rgb = ((output + 1) / 2).clamp(0, 1)
-    return color.rgb_to_model_input(rgb)[1]
+    return color.rgb_to_model_input(_rgb_own(output))[1]
 
 
 CONVENTIONS: dict[str, Convention] = {
@@ -88,7 +104,7 @@ CONVENTIONS: dict[str, Convention] = {
         Convention("lab", _identity, _ab, _ab_out),
         Convention("unit", _unit_in, _unit_target, _unit_out),
         Convention("mean_chroma", _identity, _mean_target, _mean_out),
-        Convention("rgb", _rgb_in, _rgb_target, _rgb_out),
+        Convention("rgb", _rgb_in, _rgb_target, _rgb_out, own_rgb=_rgb_own),
     )
 }
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,7 @@ NOTEBOOK_OF = {
     "labgan": "04_lab_gan",
     "pix2pix": "05_pix2pix",
     "sagan": "06_self_attention_cgan",
+    "dataset_effect": "07_dataset_effect",
 }
 
 
@@ -56,6 +57,7 @@ class Method:
     batch_size: int
     samples: int | str
     perceptual: bool = False
+    epochs: int | None = None  # None: the notebook's "epochs" setting
 
 
 @dataclass(frozen=True)
@@ -127,6 +129,28 @@ def methods(notebook: str, cfg: dict[str, Any]) -> list[Method]:
                          "ablation-attention": (True, False)})  # fmt: skip
         return [Method(name, sa(att), (1, 2), bs, samples, perceptual=perc)
                 for name, (att, perc) in runs.items()]  # fmt: skip
+    if notebook == "dataset_effect":
+        # Each of the three models, once per training set (the faces and BSDS500).
+        train = cfg["train_images"]
+        count = (lambda s: profiles.samples_per_epoch(s, train)) if train else (lambda s: s)
+        unet = {
+            "in_channels": 1,
+            "out_channels": 2,
+            "ngf": cfg["ngf"],
+            "norm": "batch",
+            "image_size": size,
+        }
+        patch = {"in_channels": 3, "ndf": cfg["ndf"], "n_layers": 3, "norm": "batch"}
+        three = [
+            Method("colornet", lambda: (define_G("colornet", widths=[8, 32, 128],
+                                                 activation="sigmoid"), None), (1, 2), bs,
+                   count(cfg["samples_per_epoch_colornet"]), epochs=cfg["epochs_colornet"]),
+            Method("unet_l1", lambda: (define_G("unet", **unet), None), (1, 2), bs,
+                   count(samples)),
+            Method("pix2pix_lab", lambda: (define_G("unet", **unet), define_D("patchgan", **patch)),
+                   (1, 2), bs, count(samples)),
+        ]  # fmt: skip
+        return [replace(m, name=f"{m.name}_{d}") for d in ("faces", "bsds500") for m in three]
     return []  # the augmentation notebook trains nothing
 
 
@@ -218,8 +242,9 @@ def estimate(
         for m in methods(notebook, cfg):
             per_epoch = math.ceil(profiles.samples_per_epoch(m.samples, n_train) / m.batch_size)
             flops = step_flops(m, cfg["size"], cfg.get("perceptual_layers"))
+            epochs = m.epochs or cfg["epochs"]
             costs.append(Cost(NOTEBOOK_OF[notebook], m.name, m.batch_size, cfg["size"],
-                              cfg["epochs"] * per_epoch, flops))  # fmt: skip
+                              epochs * per_epoch, flops))  # fmt: skip
     return costs
 
 

@@ -150,10 +150,12 @@ class Trainer:
         evaluator, val_loader: run after every epoch; their metrics enter the history as
             ``val_<name>``.
         patience: stop when ``val_<score>`` has not improved for this many epochs.
-        score: the evaluator metric early stopping and the best checkpoint follow (lower is
-            better).
-        keep_best: the key in `to_save` of the net whose best weights (by ``val_<score>``) are
-            kept as ``best_model_*.pt``.
+        score: the evaluator metric early stopping follows (lower is better).
+        keep_best: the key in `to_save` of the net whose best weights (by ``val_<keep_by>``)
+            are kept as ``best_model_*.pt``.
+        keep_by: the evaluator metric the best weights are chosen by (lower is better);
+            `score` when not given. Stopping and keeping may follow different metrics: the
+            ColorNet source stops on the validation loss, the report ranks by colour error.
         on_epoch: called as ``on_epoch(epoch)`` after each epoch's checkpoint.
         running: the losses shown as running averages on the progress bar.
         progress: show a progress bar.
@@ -175,6 +177,7 @@ class Trainer:
         patience: int | None = None,
         score: str = "loss",
         keep_best: str | None = None,
+        keep_by: str | None = None,
         on_epoch: Callable[[int], None] | None = None,
         running: Sequence[str] = ("loss",),
         progress: bool = True,
@@ -203,10 +206,11 @@ class Trainer:
         self.history = History()
         self.engine = Engine(self._run_step)
         # Lower is better: ignite keeps the highest score, so the sign is flipped.
-        self.score_fn = Checkpoint.get_default_score_fn(score, -1.0)
-        self.score_name = f"neg_val_{score}"
+        self.keep_by = keep_by or score
+        self.keep_fn = Checkpoint.get_default_score_fn(self.keep_by, -1.0)
+        stop_fn = Checkpoint.get_default_score_fn(score, -1.0)
         self.early_stopping = (
-            EarlyStopping(patience=patience, score_function=self.score_fn, trainer=self.engine)
+            EarlyStopping(patience=patience, score_function=stop_fn, trainer=self.engine)
             if patience is not None
             else None
         )
@@ -276,8 +280,8 @@ class Trainer:
                 {"model": self._to_save[self.keep_best]},
                 saver,
                 filename_prefix="best",
-                score_function=self.score_fn,
-                score_name=self.score_name,
+                score_function=self.keep_fn,
+                score_name=f"neg_val_{self.keep_by}",
                 global_step_transform=global_step_from_engine(engine),
                 n_saved=1,
             )
@@ -359,7 +363,8 @@ def _pick(name: str) -> Callable[[Mapping[str, float]], float]:
 def _best_file(best: Checkpoint | None, folder: Path) -> Path | None:
     if best is None or best.last_checkpoint is None:
         return None
-    return folder / str(best.last_checkpoint)
+    # ignite's DiskSaver already prefixes its folder, which may be relative: keep the name only.
+    return folder / Path(best.last_checkpoint).name
 
 
 def load_best(model: nn.Module, path: str | Path) -> nn.Module:

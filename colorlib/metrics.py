@@ -150,20 +150,31 @@ def _image_metrics(pred: Image, target: Image) -> dict[str, float]:
     }
 
 
-def evaluate(preds: Sequence[Image], targets: Sequence[Image]) -> dict[str, float]:
-    """Metrics per image, then averaged; adds colourfulness_gt and colourfulness_ratio.
+PerImage = dict[str, list[float]]  # metric -> one value per image, in the images' order
 
-    colourfulness_ratio = mean colourfulness of preds / mean colourfulness of targets.
-    """
+
+def per_image(preds: Sequence[Image], targets: Sequence[Image]) -> PerImage:
+    """Each metric of each prediction against its target (colourfulness_gt: the target's)."""
     if len(preds) != len(targets):
         raise ValueError(f"preds and targets lengths differ: {len(preds)} vs {len(targets)}")
     if len(preds) == 0:
         raise ValueError("evaluate needs at least one image")
-    per_image = [_image_metrics(p, t) for p, t in zip(preds, targets, strict=True)]
-    result = {k: float(np.mean([m[k] for m in per_image])) for k in per_image[0]}
+    rows = [_image_metrics(p, t) for p, t in zip(preds, targets, strict=True)]
+    return {k: [m[k] for m in rows] for k in rows[0]}
+
+
+def summarise(values: PerImage) -> dict[str, float]:
+    """Means over the images; adds colourfulness_ratio = mean colourfulness of the predictions
+    / mean colourfulness of the targets."""
+    result = {k: float(np.mean(v)) for k, v in values.items() if k != "names"}
     gt = result["colourfulness_gt"]
     result["colourfulness_ratio"] = result["colourfulness"] / gt if gt > 0 else math.nan
     return result
+
+
+def evaluate(preds: Sequence[Image], targets: Sequence[Image]) -> dict[str, float]:
+    """Metrics per image, then averaged (see `summarise`)."""
+    return summarise(per_image(preds, targets))
 
 
 def _lab_of(image: Image) -> torch.Tensor:
@@ -211,12 +222,20 @@ def mean_ab(images: Sequence[Image]) -> tuple[float, float]:
     return float(sums[0] / count), float(sums[1] / count)
 
 
+def baseline_predictions(
+    train_images: Sequence[Image], test_images: Sequence[Image]
+) -> dict[str, list[Image]]:
+    """The gray (ab = 0) and mean-ab (training set's mean) predictions of ``test_images``."""
+    ab = mean_ab(train_images)
+    return {
+        "gray": [gray_prediction(t) for t in test_images],
+        "mean_ab": [mean_ab_prediction(t, ab) for t in test_images],
+    }
+
+
 def baselines(
     train_images: Sequence[Image], test_images: Sequence[Image]
 ) -> dict[str, dict[str, float]]:
-    """Metrics of the gray (ab = 0) and mean-ab (training mean) baselines on ``test_images``."""
-    ab = mean_ab(train_images)
-    return {
-        "gray": evaluate([gray_prediction(t) for t in test_images], test_images),
-        "mean_ab": evaluate([mean_ab_prediction(t, ab) for t in test_images], test_images),
-    }
+    """Metrics of the gray and mean-ab baselines on ``test_images``."""
+    found = baseline_predictions(train_images, test_images)
+    return {name: evaluate(preds, test_images) for name, preds in found.items()}

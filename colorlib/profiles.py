@@ -34,7 +34,8 @@ SAGAN = "self-attention-cgan"
 SOURCES = (FACES, FLICKR, TUTORIAL, BLOG, SAGAN)
 
 # The augmentations a profile may name (keyword arguments of `colorlib.data.Augment`; None: no
-# augmentation). "flip-rotate-darken" is `Augment()`, what smoke and cpu have always used.
+# augmentation). "flip-rotate-darken" is `Augment()`, which no profile uses any more: no source
+# changes brightness.
 AUGMENTATIONS: dict[str, dict[str, Any] | None] = {
     "flip-rotate-darken": {"hflip": True, "vflip": True, "max_rotation_deg": 10.0,
                            "brightness": (0.6, 1.0)},
@@ -48,7 +49,7 @@ AUGMENTATIONS: dict[str, dict[str, Any] | None] = {
 # and Pix2Pix's, which run); sizes, widths and batch sizes stay. `DRY_RUN_IMAGES` caps the
 # validation and test images (`colorlib.workflow.start`).
 DRY_RUN = {"epochs": 1, "samples_per_epoch": 1, "snapshot_every": 1, "offline_copies": 1,
-           "ablation": False}  # fmt: skip
+           "ablation": False, "epochs_colornet": 1, "samples_per_epoch_colornet": 1}  # fmt: skip
 DRY_RUN_IMAGES = 2
 
 
@@ -93,13 +94,15 @@ _TUT_BASE = "the SA-cGAN source gives none: the tutorial it builds on"
 _LAYERS = ["relu1_2", "relu2_2", "relu3_3"]
 
 # Shared by every notebook: the held-out fraction (None: the dataset's own, e.g. 5 of 50 face
-# subjects, 8 of 24 Kodak images) and the dry-run switch.
-_DATA: dict[str, Any] = {"test_fraction": None, "dry_run": False}
+# subjects, 8 of 24 Kodak images), the dry-run switch and where the decoded images live.
+_DATA: dict[str, Any] = {"test_fraction": None, "dry_run": False, "store": False}
 # fmt: off
 _DATA_GPU = {
     "test_fraction": ours(None, "the dataset's own held-out part: faces 5 of 50 subjects (the "
                           "source's 9:1, split by person here), Kodak24 8 of 24, a folder 20%"),
     "dry_run": ours(False, "a real run; true trains one batch per method, sizes unchanged"),
+    "store": ours(False, "images decoded into memory; true keeps them on disk at the training "
+                  "size (colorlib.data.store), for sets larger than memory"),
 }
 
 _FLIP_ROTATE = src("flip-rotate", FACES, "horizontal and vertical flips",
@@ -107,7 +110,12 @@ _FLIP_ROTATE = src("flip-rotate", FACES, "horizontal and vertical flips",
                    "degrees); no darkening")
 _CROPS = ours(0.5, "the faces source crops at random without saying how much; half to all of "
               "the side")
-_CPU_AUG = {"augment": "flip-rotate-darken", "crop_min_frac": 0.5}
+# smoke and cpu flip and rotate as each notebook's source does (the gpu values below), and crop
+# at random from half to all of the short side: with 16 Kodak photographs, crops are most of
+# what a small run can vary. Brightness changes ("flip-rotate-darken") are in no source.
+_CPU_AUG = {"augment": "flip-rotate", "crop_min_frac": 0.5}  # the faces source
+_CPU_AUG_FLICKR = {"augment": "none", "crop_min_frac": 0.5}  # Flickr1024: resized only
+_CPU_AUG_TUTORIAL = {"augment": "hflip", "crop_min_frac": 0.5}  # the Pix2Pix tutorial
 
 _NOTEBOOKS: dict[str, dict[str, dict[str, Any]]] = {
     "augmentation": {
@@ -157,10 +165,10 @@ _NOTEBOOKS: dict[str, dict[str, dict[str, Any]]] = {
     "labgan": {
         "smoke": {"size": 32, "epochs": 1, "batch_size": 4, "samples_per_epoch": 8, "lr": 1e-4,
                   "beta1": 0.5, "lambda_mse": 1000.0, "n_blocks": 5, "ndf": 8, "g_every": 1,
-                  "snapshot_every": 1, **_CPU_AUG},
+                  "snapshot_every": 1, **_CPU_AUG_FLICKR},
         "cpu": {"size": 64, "epochs": 10, "batch_size": 16, "samples_per_epoch": 160, "lr": 1e-4,
                 "beta1": 0.5, "lambda_mse": 1000.0, "n_blocks": 5, "ndf": 32, "g_every": 1,
-                "snapshot_every": 2, **_CPU_AUG},
+                "snapshot_every": 2, **_CPU_AUG_FLICKR},
         "gpu": {
             "size": src(256, FLICKR, "(256, 256)", "photos resized to 256x256"),
             "epochs": src(100, FLICKR, "100-300", "the source trains 100-300; we take 100"),
@@ -185,12 +193,12 @@ _NOTEBOOKS: dict[str, dict[str, dict[str, Any]]] = {
     "pix2pix": {
         "smoke": {"size": 32, "epochs": 1, "batch_size": 4, "samples_per_epoch": 8, "ngf": 8,
                   "ndf": 8, "lr": 2e-4, "beta1": 0.5, "lambda_l1": 100.0, "snapshot_every": 1,
-                  **_CPU_AUG, "lr_rgb": 2e-4, "batch_size_rgb": 4,
-                  "augment_rgb": "flip-rotate-darken"},
+                  **_CPU_AUG_TUTORIAL, "lr_rgb": 2e-4, "batch_size_rgb": 4,
+                  "augment_rgb": "none"},
         "cpu": {"size": 64, "epochs": 25, "batch_size": 16, "samples_per_epoch": 256, "ngf": 32,
                 "ndf": 32, "lr": 2e-4, "beta1": 0.5, "lambda_l1": 100.0, "snapshot_every": 5,
-                **_CPU_AUG, "lr_rgb": 2e-4, "batch_size_rgb": 16,
-                "augment_rgb": "flip-rotate-darken"},
+                **_CPU_AUG_TUTORIAL, "lr_rgb": 2e-4, "batch_size_rgb": 16,
+                "augment_rgb": "none"},
         "gpu": {
             "size": src(256, TUTORIAL, "HEIGHT = 256"),
             "epochs": src(100, FLICKR, "epochs(number of training epochs): 100",
@@ -217,11 +225,11 @@ _NOTEBOOKS: dict[str, dict[str, dict[str, Any]]] = {
         "smoke": {"size": 32, "epochs": 1, "batch_size": 4, "samples_per_epoch": 8, "ngf": 8,
                   "ndf": 8, "lr": 2e-4, "beta1": 0.5, "lambda_l1": 100.0,
                   "lambda_perceptual": 10.0, "perceptual_layers": _LAYERS, "ablation": False,
-                  "snapshot_every": 1, **_CPU_AUG},
+                  "snapshot_every": 1, **_CPU_AUG_TUTORIAL},
         "cpu": {"size": 64, "epochs": 6, "batch_size": 16, "samples_per_epoch": 192, "ngf": 32,
                 "ndf": 32, "lr": 2e-4, "beta1": 0.5, "lambda_l1": 100.0,
                 "lambda_perceptual": 10.0, "perceptual_layers": _LAYERS, "ablation": True,
-                "snapshot_every": 2, **_CPU_AUG},
+                "snapshot_every": 2, **_CPU_AUG_TUTORIAL},
         "gpu": {
             "size": src(256, TUTORIAL, "HEIGHT = 256", _TUT_BASE),
             "epochs": ours(100, "the source's --epoch has no stated default; 100 as the "
@@ -242,6 +250,48 @@ _NOTEBOOKS: dict[str, dict[str, dict[str, Any]]] = {
                              "perceptual term each add"),
             "snapshot_every": ours(10, "how often the fixed validation images are colorized"),
             "augment": src("hflip", TUTORIAL, "RandomHorizontalFlip", _TUT_BASE),
+            "crop_min_frac": ours(1.0, _SQUARE),
+        },
+    },
+    # Notebook 07: ColorNet (03's settings), the L1-only U-Net and Pix2Pix Lab (05's) trained on
+    # the faces and on BSDS500 alike, then tested on both and on Kodak24.
+    "dataset_effect": {
+        "smoke": {"size": 32, "train_images": 16, "test_images": 4, "batch_size": 8,
+                  "epochs_colornet": 2, "samples_per_epoch_colornet": 16, "patience": 5,
+                  "lr_colornet": 0.01, "epochs": 1, "samples_per_epoch": 16, "ngf": 8, "ndf": 8,
+                  "lr": 2e-4, "beta1": 0.5, "lambda_l1": 100.0, **_CPU_AUG_TUTORIAL},
+        "cpu": {"size": 128, "train_images": 200, "test_images": None, "batch_size": 16,
+                "epochs_colornet": 20, "samples_per_epoch_colornet": 160, "patience": 5,
+                "lr_colornet": 0.01, "epochs": 8, "samples_per_epoch": 128, "ngf": 32, "ndf": 32,
+                "lr": 2e-4, "beta1": 0.5, "lambda_l1": 100.0, **_CPU_AUG_TUTORIAL},
+        "gpu": {
+            "size": ours(128, _FACE_SIZE + "; every model and set trains at it, so the models "
+                         "compare, and the scenes are cropped and resized to it"),
+            "train_images": src(200, BLOG, "keep the size of the training dataset similar",
+                                "both sets train on 200 images, BSDS500's training split: the "
+                                "faces' 675 are thinned evenly to 200"),
+            "test_images": ours(None, "every test image: the faces' 45, BSDS500's 200 and "
+                                "all 24 of Kodak24, which no model trains on"),
+            "batch_size": src(32, TUTORIAL, "BATCH_SIZE = 32"),
+            "epochs_colornet": src(20, FACES, "maximum of 20 epochs",
+                                   "at most; early stopping ends sooner"),
+            "samples_per_epoch_colornet": src("10x", FACES, "6750 images",
+                                              "10 crops per training image, as 675 -> 6750"),
+            "patience": src(5, FACES, "five consecutive epochs",
+                            "ColorNet stops after 5 epochs without a better validation loss"),
+            "lr_colornet": src(0.01, FACES, "learning rate of 0.01"),
+            "epochs": src(100, FLICKR, "epochs(number of training epochs): 100",
+                          "the U-Net and Pix2Pix, as notebook 05"),
+            "samples_per_epoch": src("1x", TUTORIAL, "for data in tqdm(train_dl)",
+                                     "an epoch is one pass over the training images"),
+            "ngf": src(64, TUTORIAL, "num_filters=64"),
+            "ndf": src(64, TUTORIAL, "num_filters=64"),
+            "lr": src(2e-4, TUTORIAL, "lr_G=2e-4"),
+            "beta1": src(0.5, TUTORIAL, "beta1=0.5"),
+            "lambda_l1": src(100.0, TUTORIAL, "lambda_L1=100."),
+            "augment": src("hflip", TUTORIAL, "RandomHorizontalFlip",
+                           "horizontal flips only, for all three models: one augmentation, so "
+                           "only the data differ"),
             "crop_min_frac": ours(1.0, _SQUARE),
         },
     },

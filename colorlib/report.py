@@ -101,8 +101,26 @@ def check_device(profile: str, device: str | None, dry_run: bool = False) -> Non
         )
 
 
-def choose(only: Sequence[str] | None, notebook_dir: Path = NOTEBOOK_DIR) -> list[Path]:
-    """The notebooks whose names start with one of `only` (all when `only` is empty)."""
+def datasets_of(notebook: Path) -> list[str] | None:
+    """The datasets `notebook` runs on, from its metadata ``colorlib.datasets``; None: any.
+
+    Notebook 07 trains on the faces and BSDS500 whatever the report's dataset, so only a report
+    on one of those runs it."""
+    metadata = json.loads(notebook.read_text()).get("metadata", {})
+    found = metadata.get("colorlib", {}).get("datasets")
+    return list(found) if found else None
+
+
+def runs_on(notebook: Path, dataset: str) -> bool:
+    declared = datasets_of(notebook)
+    return declared is None or dataset in declared
+
+
+def choose(
+    only: Sequence[str] | None, notebook_dir: Path = NOTEBOOK_DIR, dataset: str | None = None
+) -> list[Path]:
+    """The notebooks whose names start with one of `only` (all when `only` is empty); with
+    `dataset`, only those that run on it (`runs_on`), and an error when none of `only` does."""
     available = notebooks(notebook_dir)
     chosen = [nb for nb in available if not only or nb.name.startswith(tuple(only))]
     unmatched = [p for p in only or [] if not any(nb.name.startswith(p) for nb in available)]
@@ -111,7 +129,13 @@ def choose(only: Sequence[str] | None, notebook_dir: Path = NOTEBOOK_DIR) -> lis
             f"--only {' '.join(unmatched or only or [])}: no such notebook; there are "
             f"{', '.join(nb.stem for nb in available)}"
         )
-    return chosen
+    if dataset is None:
+        return chosen
+    kept = [nb for nb in chosen if runs_on(nb, dataset)]
+    if not kept:
+        needs = "; ".join(f"{nb.stem} runs on {', '.join(datasets_of(nb) or [])}" for nb in chosen)
+        raise UserError(f"--only {' '.join(only or [])}: {needs}, not on {dataset}")
+    return kept
 
 
 def run(
@@ -134,7 +158,10 @@ def run(
         raise UserError(f"--profile {profile!r}: choose one of {', '.join(profiles.PROFILES)}")
     dataset = check_dataset(dataset)
     check_device(profile, device, dry_run)
-    chosen = choose(only, notebook_dir)
+    chosen = choose(only, notebook_dir, dataset)
+    for nb in choose(only, notebook_dir):
+        if nb not in chosen:
+            log(f"{nb.stem}: skipped, it runs only on {', '.join(datasets_of(nb) or [])}")
     out = report_dir(profile, dataset, root, dry_run)
     for folder in (out, *out.parents):
         if folder.exists() and not folder.is_dir():

@@ -1,8 +1,8 @@
 """Training steps: what one batch does to the nets, for supervised models and for GANs.
 
 A *step* is a closure ``batch -> {loss name: float}`` that updates its nets; an *evaluator* is an
-ignite `Engine` whose metric "loss" is computed on the validation set. `colorlib.engine.Trainer`
-runs either kind, and a notebook may write its own step in the same shape.
+ignite `Engine` whose metrics "loss" and "ciede2000" are computed on the validation set.
+`colorlib.engine.Trainer` runs either kind, and a notebook may write its own step in the same shape.
 
 Mixed precision: float16 autocast with a gradient scaler on CUDA, none elsewhere (a CPU gains
 nothing from it and loses accuracy). ``amp`` chooses otherwise: a test forces
@@ -15,10 +15,11 @@ from collections.abc import Callable, Mapping
 
 import torch
 from ignite.engine import Engine
-from ignite.metrics import Loss
+from ignite.exceptions import NotComputableError
+from ignite.metrics import Loss, Metric
 from torch import nn
 
-from colorlib.conventions import CONVENTIONS
+from colorlib.conventions import CONVENTIONS, Convention
 from colorlib.losses import GANLoss, set_requires_grad
 from colorlib.models import batch_statistics
 
@@ -85,31 +86,67 @@ def supervised_step(
     return step
 
 
+class ColourError(Metric):
+    """Mean per-pixel CIEDE2000 between the image a net's output stands for and the true image,
+    per image, then averaged over the images: the colour error the report ranks by, cheap
+    enough to watch every epoch on the validation crops. Reads "rgb_pred" and "rgb" (B, 3, H, W)
+    in [0, 1] from the evaluator's output."""
+
+    required_output_keys = ("rgb_pred", "rgb")  # ignite hands update() these, as a tuple
+
+    def reset(self) -> None:
+        self._sum, self._count = 0.0, 0
+
+    def update(self, output: tuple[torch.Tensor, torch.Tensor]) -> None:
+        from skimage.color import rgb2lab  # local: only evaluation needs scikit-image
+
+        from colorlib.metrics import ciede2000_lab
+
+        pred, true = (
+            x.detach().float().clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy() for x in output
+        )
+        for p, t in zip(pred, true, strict=True):
+            self._sum += float(ciede2000_lab(rgb2lab(p), rgb2lab(t)).mean())
+            self._count += 1
+
+    def compute(self) -> float:
+        if self._count == 0:
+            raise NotComputableError("ColourError needs at least one image")
+        return self._sum / self._count
+
+
 def supervised_evaluator(
     model: nn.Module,
     loss_fn: nn.Module,
-    pair: PairFn = lab_pair,
+    convention: Convention = CONVENTIONS["lab"],
     device: torch.device | str = "cpu",
     per_image_stats: bool = False,
 ) -> Engine:
-    """An ignite evaluator whose metric "loss" is `loss_fn` averaged over the validation set.
+    """An ignite evaluator over the validation set with two metrics: "loss" (`loss_fn` on the
+    net's output and target, averaged) and "ciede2000" (`ColourError` of the image the output
+    stands for, by `convention.rgb`: the RGB model's own image, a Lab model's a*b* with the
+    true L).
 
     With `per_image_stats`, each image is run alone with BatchNorm on its own statistics, as
     such a model is used at test time (see `colorlib.models.batch_statistics`).
     """
     device = torch.device(device)
 
-    def infer(engine: Engine, batch: Mapping[str, torch.Tensor]):
+    def infer(engine: Engine, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         model.eval()
         with torch.no_grad():
-            x, y = (t.to(device) for t in pair(batch))
-            if not per_image_stats:
-                return model(x), y
-            with batch_statistics(model):
-                return torch.cat([model(x[i : i + 1]) for i in range(len(x))]), y
+            x, y = (t.to(device) for t in convention.pair(batch))
+            if per_image_stats:
+                with batch_statistics(model):
+                    out = torch.cat([model(x[i : i + 1]) for i in range(len(x))])
+            else:
+                out = model(x)
+            rgb = convention.rgb(out.float(), batch["L"].to(device))
+        return {"y_pred": out, "y": y, "rgb_pred": rgb, "rgb": batch["rgb"]}
 
     evaluator = Engine(infer)
-    Loss(loss_fn).attach(evaluator, "loss")
+    Loss(loss_fn, output_transform=lambda o: (o["y_pred"], o["y"])).attach(evaluator, "loss")
+    ColourError().attach(evaluator, "ciede2000")
     return evaluator
 
 

@@ -103,12 +103,14 @@ def loss_curves(
 def early_stopping_curve(
     history: pd.DataFrame, patience: int, stopped_early: bool, title: str = ""
 ) -> Figure:
-    """Train and validation loss with the best epoch and the last one marked: "stopped early"
-    only when early stopping ended the run, not when it hit its epoch limit."""
+    """Train and validation loss with the epochs that matter marked: the lowest validation loss
+    (what early stopping watches), the epoch kept (lowest validation CIEDE2000, drawn on a second
+    axis when the history has it) and the last one, "stopped early" only when early stopping
+    ended the run, not when it hit its epoch limit."""
     fig = loss_curves(history, ["loss", "val_loss"], title=title)
     ax = fig.axes[0]
     best = int(history.loc[history["val_loss"].idxmin(), "epoch"])
-    ax.axvline(best, color="green", ls="--", lw=1, label=f"best epoch {best}")
+    ax.axvline(best, color="green", ls="--", lw=1, label=f"lowest val_loss: epoch {best}")
     last = int(history["epoch"].iloc[-1])
     why = (
         f"stopped early after {last} (patience {patience})"
@@ -116,7 +118,19 @@ def early_stopping_curve(
         else (f"epoch limit {last} reached")
     )
     ax.axvline(last, color="red", ls=":", lw=1, label=why)
-    ax.legend(fontsize=8)
+    handles, labels = ax.get_legend_handles_labels()
+    if "val_ciede2000" in history:
+        colour = ax.twinx()
+        (line,) = colour.plot(
+            history["epoch"], history["val_ciede2000"], color="purple", marker="s", ms=3, lw=1,
+            label="val CIEDE2000 (right axis)",
+        )  # fmt: skip
+        colour.set_ylabel("CIEDE2000")
+        kept = int(history.loc[history["val_ciede2000"].idxmin(), "epoch"])
+        mark = colour.axvline(kept, color="purple", ls="-.", lw=1, label=f"kept: epoch {kept}")
+        handles, labels = handles + [line, mark], labels + [line.get_label(), mark.get_label()]
+    ax.legend(handles, labels, fontsize=7)
+    fig.tight_layout()
     return fig
 
 
@@ -207,13 +221,76 @@ def attention_maps(
     return fig
 
 
-def metric_bars(table: pd.DataFrame, columns: Sequence[str]) -> Figure:
-    """One bar chart per metric column, methods on the x axis."""
-    fig, axes = plt.subplots(1, len(columns), figsize=(3.3 * len(columns), 3.2))
+def metric_bars(
+    table: pd.DataFrame,
+    columns: Sequence[str],
+    intervals: Mapping[str, np.ndarray] | None = None,
+) -> Figure:
+    """One panel per metric column, one row per method (names once, on the left).
+
+    Each mean is a dot with its interval as a whisker (`intervals`: column -> (2, rows) array
+    of low and high, NaN where unknown). The axis spans the values rather than starting at 0,
+    so bars would mislead by their length: dots do not. Rows named "baseline: ..." are gray,
+    and "baseline: gray"'s value is a dashed line across its panel.
+    """
+    intervals = intervals or {}
+    rows = [str(i) for i in table.index]
+    y = np.arange(len(rows))
+    baseline = np.array([r.startswith("baseline") for r in rows])
+    fig, axes = plt.subplots(
+        1, len(columns), figsize=(2.2 + 2.8 * len(columns), 0.8 + 0.32 * len(rows)), sharey=True
+    )
     for ax, name in zip(np.atleast_1d(axes), columns, strict=True):
-        ax.bar(table.index.astype(str), table[name], color="tab:blue")
-        ax.set_title(name)
-        ax.tick_params(axis="x", rotation=60, labelsize=7)
+        values = table[name].to_numpy(dtype=float)
+        lo, hi = np.asarray(intervals.get(name, np.full((2, len(rows)), np.nan)), dtype=float)
+        lo, hi = np.where(np.isnan(lo), values, lo), np.where(np.isnan(hi), values, hi)
+        for mask, colour in ((baseline, "tab:gray"), (~baseline, "tab:blue")):
+            # Clipped: a percentile interval can miss its own mean by rounding.
+            err = np.clip(np.vstack([values[mask] - lo[mask], hi[mask] - values[mask]]), 0, None)
+            ax.errorbar(values[mask], y[mask], xerr=err, fmt="o", color=colour, capsize=3, ms=5)
+        if "baseline: gray" in rows:
+            ax.axvline(values[rows.index("baseline: gray")], color="tab:gray", ls="--", lw=1)
+        known = np.concatenate([lo, hi, values])
+        known = known[np.isfinite(known)]
+        if known.size:
+            pad = max(0.08 * (known.max() - known.min()), 0.02 * abs(known.max()), 1e-3)
+            ax.set_xlim(known.min() - pad, known.max() + pad)
+        ax.set_title(name, fontsize=10)
+        ax.grid(axis="x", alpha=0.3)
+    first = np.atleast_1d(axes)[0]
+    first.set_yticks(y, rows, fontsize=8)
+    first.invert_yaxis()
+    fig.tight_layout()
+    return fig
+
+
+def per_image_differences(diffs: pd.DataFrame, metric: str = "CIEDE2000") -> Figure:
+    """Each test image's score minus gray's (`diffs`: rows images, columns methods), one row
+    per method: a dot per image, the mean and its 95% bootstrap interval in black."""
+    from colorlib import stats  # here: the other figures need no statistics
+
+    fig, ax = plt.subplots(figsize=(7.5, 0.9 + 0.4 * len(diffs.columns)))
+    jitter = np.random.default_rng(0).uniform(-0.15, 0.15, len(diffs))
+    for y, method in enumerate(diffs.columns):
+        values = diffs[method].dropna().to_numpy(dtype=float)
+        if values.size == 0:
+            continue
+        ax.scatter(values, y + jitter[: values.size], s=12, alpha=0.55, color="tab:blue")
+        lo, hi = stats.bootstrap_interval(values)
+        ax.errorbar(
+            values.mean(),
+            y,
+            xerr=[[values.mean() - lo], [hi - values.mean()]],
+            fmt="D",
+            color="black",
+            capsize=4,
+            ms=5,
+        )
+    ax.axvline(0, color="tab:gray", ls="--", lw=1)
+    ax.set_yticks(range(len(diffs.columns)), [str(c) for c in diffs.columns], fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel(f"{metric} minus gray's, per image (left of 0: better than gray)")
+    ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
     return fig
 

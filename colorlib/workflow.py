@@ -1,6 +1,7 @@
 """The steps every notebook shares: settings, data and split, training, scoring, recording.
 
-A notebook starts an `Experiment` and then calls, for each method it teaches, one step at a time:
+A notebook starts an `Experiment` (`colorlib.experiment`) and then calls, for each method it
+teaches, one step at a time:
 
     result = workflow.fit_supervised(exp, model, spec, ...)   # or fit_gan, or fit(own step)
     scores = exp.score(model, spec)                           # full resolution, held-out images
@@ -12,187 +13,24 @@ and `exp.finish()` writes ``metrics.json``. Where each file goes is `colorlib.ru
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import torch
 from torch import nn
 
-from colorlib import data, devices, engine, inference, metrics, profiles, steps
+from colorlib import data, devices, distributed, engine, inference, profiles, steps
 from colorlib.errors import UserError
-from colorlib.modelfile import ModelSpec, save_model
-from colorlib.models import SelfAttention, count_parameters
-from colorlib.runs import Run
+from colorlib.experiment import Experiment, Scores, kept_epoch
+from colorlib.modelfile import ModelSpec
+from colorlib.models import SelfAttention
 
-
-@dataclass(frozen=True)
-class Scores:
-    """A model's full-resolution predictions of the test images, and their metrics."""
-
-    predictions: list[torch.Tensor]
-    metrics: dict[str, float]
-
-
-@dataclass
-class Experiment:
-    notebook: str
-    profile: str
-    dataset: str
-    seed: int
-    cfg: dict[str, Any]
-    device: torch.device
-    run: Run
-    images: data.ImageSet
-    split: data.Split
-    provenance: list[dict[str, Any]] = field(default_factory=list)  # `profiles.describe` rows
-    methods: dict[str, dict[str, Any]] = field(default_factory=dict)
-    _baselines: dict[str, dict[str, float]] | None = None
-
-    # --- data ---------------------------------------------------------------------------------
-    def indices(self, name: str) -> list[int]:
-        parts = {"train": self.split.train, "val": self.split.val, "test": self.split.test}
-        if name not in parts:
-            raise ValueError(f"split part must be one of {sorted(parts)}, got {name!r}")
-        return parts[name]
-
-    def part(self, name: str) -> list[torch.Tensor]:
-        """The uint8 images of split part "train", "val" or "test"."""
-        return [self.images.images[i] for i in self.indices(name)]
-
-    def names(self, name: str) -> list[str]:
-        return [self.images.names[i] for i in self.indices(name)]
-
-    def loader(
-        self,
-        part: str = "train",
-        *,
-        batch_size: int | None = None,
-        augment: bool | str = True,
-        size: int | None = None,
-        seed_offset: int = 0,
-        samples_per_epoch: int | str | None = None,
-    ) -> data.BatchLoader:
-        """Training: random crops (``crop_min_frac`` to 1 x the short side), augmented as the
-        settings (or `augment`: False, a `profiles.AUGMENTATIONS` name) say; else centre crops."""
-        train = part == "train"
-        name = self.cfg.get("augment", "flip-rotate-darken") if augment is True else augment
-        kwargs = profiles.AUGMENTATIONS[name or "none"]
-        samples = samples_per_epoch or self.cfg.get("samples_per_epoch")
-        samples = profiles.samples_per_epoch(samples, len(self.split.train)) if samples else None
-        return data.BatchLoader(
-            self.part(part),
-            size=size or self.cfg["size"],
-            batch_size=batch_size or self.cfg.get("batch_size", 16),
-            samples_per_epoch=samples if train else None,
-            train=train,
-            augment=data.Augment(**kwargs) if (train and kwargs is not None) else None,
-            seed=self.seed + seed_offset,
-            device=self.device,
-            crop_min_frac=self.cfg.get("crop_min_frac", 0.5),
-        )
-
-    def settings_table(self) -> pd.DataFrame:
-        """Each setting's value, its gpu value and where that comes from (a source, or ours)."""
-        return pd.DataFrame(self.provenance).set_index("setting")
-
-    def summary(self) -> pd.DataFrame:
-        """How many images each part holds, and how many groups (faces: subjects)."""
-        rows = {}
-        for part in ("train", "val", "test"):
-            idx = self.indices(part)
-            rows[part] = {"images": len(idx), "groups": len({self.images.groups[i] for i in idx})}
-        return pd.DataFrame(rows).T
-
-    # --- scores and records -------------------------------------------------------------------
-    def baselines(self) -> dict[str, dict[str, float]]:
-        """Gray (ab = 0) and the training set's mean ab, scored like every method."""
-        if self._baselines is None:
-            test = self.part("test")
-            self._baselines = metrics.baselines(self.part("train"), test)
-            names = self.names("test")
-            self.run.save_previews("gray", names, [metrics.gray_prediction(t) for t in test])
-            self.run.save_previews("ground_truth", names, test)
-        return self._baselines
-
-    def score(self, model: nn.Module, spec: ModelSpec) -> Scores:
-        """Colorize the test images at full resolution with `model` and measure the result."""
-        preds, scores = inference.evaluate_model(model, spec, self.part("test"), self.device)
-        return Scores(preds, scores)
-
-    def record(
-        self,
-        spec: ModelSpec,
-        model: nn.Module,
-        scores: Scores,
-        result: engine.TrainResult | None = None,
-        *,
-        title: str,
-        source: str,
-        account: str,
-        compare: bool = True,
-        **extra: Any,
-    ) -> dict[str, Any]:
-        """Export `model`, keep previews of its predictions, and file its numbers.
-
-        `title`, `source` (the write-up it follows) and `account` (one sentence on what it is)
-        are what the report shows; `compare=False` keeps an experiment's run out of the
-        report's comparison table.
-        """
-        self.baselines()  # its previews (gray, ground truth) sit beside every method's
-        method = spec.method
-        model_file = save_model(self.run.writing(self.run.model_file(method)), model, spec)
-        self.run.save_previews(method, self.names("test"), scores.predictions)
-        entry: dict[str, Any] = {
-            "title": title,
-            "source": source,
-            "account": account,
-            "compare": compare,
-            "metrics": scores.metrics,
-            "parameters": count_parameters(model),
-            "checkpoint": model_file.relative_to(self.run.dir).as_posix(),
-            "arch": spec.arch,
-        }
-        if result is not None:
-            entry.update(
-                epochs_run=result.epochs_run,
-                stopped_early=result.stopped_early,
-                best_epoch=best_epoch(result),
-                train_seconds=round(result.train_seconds, 1),
-            )
-        entry.update(extra)
-        self.methods[method] = entry
-        return entry
-
-    def table(self, methods: Sequence[str] | None = None) -> pd.DataFrame:
-        """Metrics of the baselines and the recorded methods, one row each."""
-        rows = {f"baseline: {k}": v for k, v in self.baselines().items()}
-        for name in methods or list(self.methods):
-            rows[name] = self.methods[name]["metrics"]
-        return pd.DataFrame(rows).T.round(4)
-
-    def previews(self, method: str) -> list[torch.Tensor]:
-        """The small prediction images saved for `method` (or "gray", "ground_truth")."""
-        return self.run.read_previews(method, self.names("test"))
-
-    def finish(self, **extra: Any) -> dict[str, Any]:
-        """Write metrics.json: split, baselines, every recorded method, environment, time."""
-        return self.run.finish(
-            device=self.device,
-            provenance=self.provenance,
-            split={part: self.names(part) for part in ("train", "val", "test")},
-            baselines=self.baselines(),
-            methods=self.methods,
-            **extra,
-        )
-
-
-def best_epoch(result: engine.TrainResult) -> int | None:
-    """The epoch whose weights were kept (lowest validation loss), when the best were kept."""
-    if result.best_checkpoint is None:
-        return None
-    return int(result.history.loc[result.history["val_loss"].idxmin(), "epoch"])
+# Experiment, Scores and kept_epoch live in `colorlib.experiment`; notebooks reach them here.
+__all__ = [
+    "Experiment", "Scores", "attention_of", "fit", "fit_gan", "fit_supervised", "kept_epoch",
+    "start",
+]  # fmt: skip
 
 
 def _settings(exp: Experiment, spec: ModelSpec, **training: Any) -> dict[str, Any]:
@@ -241,8 +79,9 @@ def fit(
     each epoch, everything in `to_save` is checkpointed, and a rerun resumes under the same
     `settings` (what the step trains with, for the checkpoint to record).
 
-    With `patience`, training stops early on the validation loss and the best epoch's weights
-    are loaded back into `model`. `loader`: `Experiment.loader` options for this method.
+    Every method keeps the weights of its epoch with the lowest validation CIEDE2000 (the error
+    the report ranks by) and loads them back into `model`; with `patience`, training also stops
+    early on the validation loss. `loader`: `Experiment.loader` options for this method.
     """
     method, own = spec.method, dict(loader or {})
     trainer = engine.Trainer(
@@ -254,20 +93,32 @@ def fit(
         settings=_settings(exp, spec, **settings, **own, epochs=epochs, patience=patience),
         max_epochs=epochs,
         seed=exp.seed,
-        evaluator=steps.supervised_evaluator(
-            model, val_loss, spec.convention.pair, exp.device, spec.batch_stats
+        evaluator=distributed.same_on_every_rank(
+            steps.supervised_evaluator(
+                model, val_loss, spec.convention, exp.device, spec.batch_stats
+            ),
+            model,
         ),
         val_loader=exp.loader("val"),
         patience=patience,
-        keep_best="model" if patience else None,
+        keep_best=_key_of(model, to_save),
+        keep_by="ciede2000",
         on_epoch=_snapshots(exp, model, spec, snapshot_every),
         running=running,
         progress=progress,
     )
-    result = trainer.fit(exp.loader("train", **own))
+    result = distributed.fit(trainer, exp.loader("train", **own))
     if result.best_checkpoint is not None:
         engine.load_best(model, result.best_checkpoint)
     return result
+
+
+def _key_of(model: nn.Module, to_save: Mapping[str, Any]) -> str:
+    """The name `to_save` gives `model` (its best weights are kept under it)."""
+    for key, value in to_save.items():
+        if value is model:
+            return key
+    raise ValueError("to_save must hold the model that colorizes, to keep its best weights")
 
 
 def fit_supervised(
@@ -290,7 +141,8 @@ def fit_supervised(
     ColorNet source's ignite set-up intended)."""
     model.to(exp.device)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr, betas=betas, weight_decay=weight_decay)
-    step = steps.supervised_step(model, optimizer, loss_fn, spec.convention.pair, exp.device)
+    net = distributed.auto_model(model)  # DistributedDataParallel under torchrun
+    step = steps.supervised_step(net, optimizer, loss_fn, spec.convention.pair, exp.device)
     return fit(
         exp, model, spec, step,
         losses=("loss",), to_save={"model": model, "optimizer": optimizer}, val_loss=loss_fn,
@@ -320,6 +172,7 @@ def fit_gan(
     loader: Mapping[str, Any] | None = None,
 ) -> engine.TrainResult:
     """Train a conditional GAN with Adam (D then G each step, see `steps.gan_step`)."""
+    distributed.single_process_only("GAN training (fit_gan)")
     G.to(exp.device)
     D.to(exp.device)
     opt_G = torch.optim.Adam(G.parameters(), lr=lr, betas=betas)
@@ -404,15 +257,19 @@ def start(
     cfg = profiles.settings(profile, settings_name, overrides, dataset=dataset)
     rows = profiles.describe(profile, settings_name, overrides, dataset=dataset)
     engine.seed_everything(seed)
-    dev = _device(device, profile, cfg["dry_run"])
-    images = data.load_images(dataset, root=_data_root(data_root))
+    dev = distributed.join(_device(device, profile, cfg["dry_run"]))  # under torchrun: its own GPU
+    # OVERRIDES {"store": true}: a set larger than memory stays on disk, short side at `size`.
+    store_side = cfg["size"] if cfg["store"] else None
+    images = data.load_images(dataset, root=_data_root(data_root), store_side=store_side)
     _check_size(images, cfg["size"], profile, dataset)
     # The dataset's registry entry decides the grouping: faces split by subject.
     split = data.split(images, test_fraction=cfg["test_fraction"], seed=seed)
     if cfg["dry_run"]:
         n, held = profiles.DRY_RUN_IMAGES, ("val", "test", "val_names", "test_names")
         split = replace(split, **{part: getattr(split, part)[:n] for part in held})
-    run = Run(out_dir, notebook, profile=profile, dataset=dataset, seed=seed, settings=cfg)
+    run = distributed.run_for_rank(
+        out_dir, notebook, profile=profile, dataset=dataset, seed=seed, settings=cfg
+    )
     return Experiment(notebook, profile, dataset, seed, cfg, dev, run, images, split, rows)
 
 
@@ -430,8 +287,14 @@ def _device(device: str, profile: str, dry_run: bool) -> torch.device:
 
 def _check_size(images: data.ImageSet, size: int, profile: str, dataset: str) -> None:
     # Training crops are never upsampled: every image must be at least `size` on each side.
-    i = min(range(len(images)), key=lambda k: min(images.images[k].shape[-2:]))
-    h, w = images.images[i].shape[-2:]
+    stored = images.images
+    shapes = (
+        stored.shapes
+        if isinstance(stored, data.StoredImages)
+        else [tuple(image.shape[-2:]) for image in stored]
+    )
+    i = min(range(len(shapes)), key=lambda k: min(shapes[k]))
+    h, w = shapes[i]
     if min(h, w) < size:
         raise UserError(
             f"size {size} (profile {profile}) is larger than {images.names[i]} of {dataset} "

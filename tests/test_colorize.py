@@ -19,7 +19,7 @@ from colorlib.__main__ import main
 from colorlib.colorize import colorize, plan_outputs
 from colorlib.errors import UserError
 from colorlib.modelfile import ModelSpec, save_model
-from colorlib.models import batch_statistics
+from colorlib.models import batch_statistics, input_multiple
 
 UNET = {"in_channels": 1, "out_channels": 2, "ngf": 4, "image_size": 32}
 
@@ -333,15 +333,34 @@ def test_colorize_imports_no_training_stack():
 
 def straightforward_predict(model, spec, image):
     """What `inference.predict` computes, the plain way: whole-image float32 tensors and the
-    reference conversions of `colorlib.color`."""
+    reference conversions of `colorlib.color`; the short side at the training size, the input
+    reflected out to the network's multiple (a square for the regressor)."""
     L_full, _ = color.rgb_to_model_input(color.to_float(image)[None])
+    H, W = L_full.shape[-2:]
+    multiple = input_multiple(model)
+    if multiple is None:
+        h, w = spec.size, spec.size
+    else:
+        h, w = round(H * spec.size / min(H, W)), round(W * spec.size / min(H, W))
     L_small = F.interpolate(
-        L_full, size=(spec.size, spec.size), mode="bilinear", antialias=True, align_corners=False
+        L_full, size=(h, w), mode="bilinear", antialias=True, align_corners=False
     )
     convention = spec.convention
+    x = convention.model_input(L_small)
+    top = left = 0
+    if multiple is not None:
+        ph, pw = -h % multiple, -w % multiple
+        top, left = ph // 2, pw // 2
+        x = F.pad(x, (left, pw - left, top, ph - top), mode="reflect")
     with torch.no_grad(), batch_statistics(model) if spec.batch_stats else nullcontext():
-        ab_small = convention.to_ab(model(convention.model_input(L_small)), L_small)
-    ab_full = F.interpolate(ab_small, size=L_full.shape[-2:], mode="bilinear", align_corners=False)
+        out = model(x)
+    if out.dim() == 4:
+        out = out[..., top : top + h, left : left + w]
+    if convention.own_rgb is not None:
+        rgb = F.interpolate(convention.own_rgb(out), size=(H, W), mode="bilinear")
+        return color.to_uint8(rgb)[0]
+    ab_small = convention.to_ab(out, L_small)
+    ab_full = F.interpolate(ab_small, size=(H, W), mode="bilinear", align_corners=False)
     return color.to_uint8(color.model_output_to_rgb(L_full, ab_full))[0]
 
 

@@ -50,22 +50,48 @@ class Oracle(nn.Module):
         return target
 
 
-def round_trip_error(convention: conventions.Convention, image: torch.Tensor) -> int:
-    """Largest difference in grey levels between `image` and its prediction by the oracle."""
+def round_trip_error(
+    convention: conventions.Convention, image: torch.Tensor, true_lightness: bool = False
+) -> int:
+    """Largest difference in grey levels between `image` and its prediction by the oracle
+    (`true_lightness`: an RGB model's colour on the photo's L, instead of its own image)."""
     spec = ModelSpec(method="oracle", arch="unet", io=convention.name, size=SIZE)
     original = conventions.CONVENTIONS[convention.name]
     conventions.CONVENTIONS[convention.name] = convention  # what spec.convention returns
     try:
-        out = inference.predict(Oracle(convention, image), spec, image)
+        out = inference.predict(Oracle(convention, image), spec, image, "cpu", true_lightness)
     finally:
         conventions.CONVENTIONS[convention.name] = original
     return int((out.int() - image.int()).abs().max())
 
 
+@pytest.mark.parametrize("true_lightness", [False, True])
 @pytest.mark.parametrize("name", sorted(conventions.CONVENTIONS))
-def test_every_convention_round_trips(name):
+def test_every_convention_round_trips(name, true_lightness):
     image = photo(constant_chroma=name == "mean_chroma")
-    assert round_trip_error(conventions.CONVENTIONS[name], image) <= 2
+    assert round_trip_error(conventions.CONVENTIONS[name], image, true_lightness) <= 2
+
+
+def test_an_rgb_model_is_shown_with_its_own_lightness():
+    """Its own image, unless asked for its colour alone: a model that darkens shows it."""
+    image = photo()
+    darker = dataclasses.replace(
+        conventions.CONVENTIONS["rgb"], target=lambda batch: batch["rgb"] * 2 - 1.4
+    )
+    spec = ModelSpec(method="oracle", arch="unet", io="rgb", size=SIZE)
+    original = conventions.CONVENTIONS["rgb"]
+
+    def lightness_error(true_lightness: bool) -> float:
+        conventions.CONVENTIONS["rgb"] = darker
+        try:
+            out = inference.predict(Oracle(darker, image), spec, image, "cpu", true_lightness)
+        finally:
+            conventions.CONVENTIONS["rgb"] = original
+        L_out, L_in = (color.rgb_to_lab(color.to_float(x))[0] for x in (out, image))
+        return float((L_out - L_in).abs().max())
+
+    assert lightness_error(False) > 10
+    assert lightness_error(True) < 1
 
 
 @pytest.mark.parametrize(
@@ -80,7 +106,12 @@ def test_every_convention_round_trips(name):
 def test_a_wrong_inverse_fails_the_round_trip(name, broken):
     image = photo(constant_chroma=name == "mean_chroma")
     wrong = dataclasses.replace(conventions.CONVENTIONS[name], to_ab=broken)
-    assert round_trip_error(wrong, image) > 5
+    assert round_trip_error(wrong, image, true_lightness=True) > 5
+
+
+def test_a_wrong_own_image_fails_the_round_trip():
+    wrong = dataclasses.replace(conventions.CONVENTIONS["rgb"], own_rgb=lambda out: out.clamp(0, 1))
+    assert round_trip_error(wrong, photo()) > 5
 
 
 def test_an_unknown_convention_is_a_one_line_error():

@@ -6,6 +6,7 @@ import pytest
 import torch
 from torch import nn
 
+from colorlib import color
 from colorlib.engine import NonFiniteLossError, Trainer, load_best
 from colorlib.errors import UserError
 from colorlib.steps import GAN_LOSSES, gan_step, supervised_evaluator, supervised_step
@@ -27,7 +28,8 @@ class ToyLoader:
         g = torch.Generator().manual_seed(self.seed * 1000 + self.epoch)
         for _ in range(self.n_batches):
             L = torch.rand(4, 1, 8, 8, generator=g) * 2 - 1
-            yield {"L": L, "ab": 0.3 * L.repeat(1, 2, 1, 1) + 0.1}
+            ab = 0.3 * L.repeat(1, 2, 1, 1) + 0.1
+            yield {"L": L, "ab": ab, "rgb": color.model_output_to_rgb(L, ab)}
 
 
 def make_net(seed: int = 0) -> nn.Module:
@@ -106,7 +108,7 @@ class WorseningEvaluatorLoader(ToyLoader):
         self.calls += 1
         drift = 5.0 * (self.calls - 1)
         for batch in super().__iter__():
-            yield {"L": batch["L"], "ab": batch["ab"] + drift}
+            yield {**batch, "ab": batch["ab"] + drift}
 
 
 def test_early_stopping_stops_after_patience_and_keeps_best(tmp_path):
@@ -139,6 +141,54 @@ def test_early_stopping_stops_after_patience_and_keeps_best(tmp_path):
         keep_best="model",
     ).fit(ToyLoader())
     assert again.epochs_run == 3 and again.resumed_from == 3
+
+
+class Scripted:
+    """An evaluator whose metrics follow a script, one value per epoch."""
+
+    def __init__(self, **script: list[float]) -> None:
+        from ignite.engine import Engine, Events
+
+        self.engine = Engine(lambda engine, batch: None)
+        self.calls = 0
+
+        @self.engine.on(Events.COMPLETED)
+        def _fill(engine):
+            engine.state.metrics.update({k: v[self.calls] for k, v in script.items()})
+            self.calls += 1
+
+
+def test_the_best_weights_follow_keep_by_while_stopping_follows_score(tmp_path):
+    """ColorNet's set-up: stop on the validation loss, keep the lowest colour error."""
+    net = make_net()
+    scripted = Scripted(loss=[5.0, 1.0, 2.0, 3.0, 4.0], ciede2000=[9.0, 8.0, 7.0, 6.0, 9.5])
+    result = make_trainer(
+        net, tmp_path, 20, evaluator=scripted.engine, val_loader=[0], patience=3,
+        keep_best="model", keep_by="ciede2000",
+    ).fit(ToyLoader())  # fmt: skip
+    assert result.epochs_run == 5  # loss best at epoch 2, three epochs without improvement
+    assert "best_model_4_" in result.best_checkpoint.name  # colour error lowest at epoch 4
+    assert list(result.history["val_ciede2000"]) == [9.0, 8.0, 7.0, 6.0, 9.5]
+
+
+def test_supervised_evaluator_measures_the_colour_of_what_the_net_outputs():
+    """A net that returns the true a*b* has no colour error; a gray one has some."""
+    batch = next(iter(ToyLoader(n_batches=1)))
+
+    class Truth(nn.Module):
+        def forward(self, x):
+            return batch["ab"]
+
+    class Gray(nn.Module):
+        def forward(self, x):
+            return torch.zeros_like(batch["ab"])
+
+    errors = {}
+    for net in (Truth(), Gray()):
+        evaluator = supervised_evaluator(net, nn.MSELoss())
+        evaluator.run([batch])
+        errors[type(net).__name__] = evaluator.state.metrics["ciede2000"]
+    assert errors["Truth"] < 0.05 < 1.0 < errors["Gray"]
 
 
 def test_trainer_rejects_inconsistent_arguments(tmp_path):

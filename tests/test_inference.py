@@ -173,3 +173,29 @@ def test_batch_stats_flag_survives_export(tmp_path):
     spec = ModelSpec(**{**tiny_unet_spec().__dict__, "batch_stats": True})
     path = save_model(tmp_path / "m.pt", spec.build(), spec)
     assert load_model(path)[1].batch_stats is True
+
+
+@pytest.mark.parametrize(
+    ("arch", "kwargs", "size", "photo_hw", "seen_hw"),
+    [
+        ("colornet", {"widths": [4, 8]}, 32, (48, 72), (32, 48)),  # 3:2, already a multiple of 4
+        ("colornet", {"widths": [4, 8]}, 32, (50, 90), (32, 60)),  # 32 x 58, reflected to 60
+        (
+            "unet",
+            {"ngf": 4, "image_size": 32},
+            32,
+            (90, 50),
+            (64, 32),
+        ),  # portrait, 58 rows padded to U-Net's 32
+        ("regressor", {"in_size": 64}, 64, (48, 72), (64, 64)),  # one fixed size: a square
+    ],
+)
+def test_a_net_sees_the_photo_at_its_own_aspect_ratio(photo, arch, kwargs, size, photo_hw, seen_hw):
+    io = "mean_chroma" if arch == "regressor" else "lab"
+    spec = ModelSpec(arch, arch, kwargs, io=io, size=size)
+    model = spec.build().eval()
+    seen = []
+    model.register_forward_pre_hook(lambda module, args: seen.append(tuple(args[0].shape[-2:])))
+    out = predict(model, spec, photo(*photo_hw))
+    assert seen == [seen_hw]
+    assert tuple(out.shape) == (3, *photo_hw)

@@ -115,12 +115,17 @@ def test_the_gpu_sizes_fit_the_dataset():
         assert profiles.provenance(nb, "faces")["size"].note
 
 
-def test_smoke_and_cpu_keep_the_augmentation_they_always_had():
-    assert data.Augment(**profiles.AUGMENTATIONS["flip-rotate-darken"]) == data.Augment()
+def test_smoke_and_cpu_augment_as_each_source_does():
+    """The flips and rotations of each notebook's source (its gpu value), crops of half to all
+    of the short side; no profile darkens, since no source does."""
     for nb in profiles.NOTEBOOKS:
+        gpu = profiles.settings("gpu", nb)
         for profile in ("smoke", "cpu"):
             cfg = profiles.settings(profile, nb)
-            assert cfg["augment"] == "flip-rotate-darken" and cfg["crop_min_frac"] == 0.5
+            for key in ("augment", "augment_rgb"):
+                if key in gpu:
+                    assert cfg[key] == gpu[key] != "flip-rotate-darken", (nb, profile, key)
+            assert cfg["crop_min_frac"] == 0.5
 
 
 def test_every_named_augmentation_builds():

@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from colorlib import runs, viz, workflow
+from colorlib import data, runs, viz, workflow
 from colorlib.errors import UserError
 from colorlib.losses import GANLoss
 from colorlib.modelfile import ModelSpec, load_model
@@ -58,7 +58,22 @@ def test_experiment_trains_scores_records_and_writes_metrics(tmp_path, photos):
     scores = exp.score(model, spec)
     assert set(scores.metrics) >= {"psnr", "ssim", "ciede2000", "colourfulness", "auc"}
     entry = exp.record(spec, model, scores, result, title="ColorNet", source="s", account="a")
-    assert entry["best_epoch"] == workflow.best_epoch(result) in (1, 2)
+    # The weights kept are those of the epoch with the lowest validation CIEDE2000.
+    history = result.history.set_index("epoch")
+    assert entry["kept_epoch"] == workflow.kept_epoch(result) == history["val_ciede2000"].idxmin()
+    assert entry["kept_by"] == "lowest validation CIEDE2000"
+    assert entry["per_image"]["names"] == exp.names("test")
+    assert len(entry["per_image"]["ciede2000"]) == 1
+    assert entry["per_image"]["ciede2000"][0] == pytest.approx(scores.metrics["ciede2000"])
+    photos_elsewhere = entry["out_of_domain"]["per_image"]["names"]
+    assert photos_elsewhere == [
+        "astronaut",
+        "chelsea",
+        "coffee",
+        "rocket",
+        "motorcycle",
+        "grace_hopper",
+    ]
     _, loaded_spec = load_model(tmp_path / "run" / entry["checkpoint"])
     assert loaded_spec == spec
     assert len(exp.previews("colornet")) == 1 and len(exp.previews("ground_truth")) == 1
@@ -80,12 +95,36 @@ def test_experiment_trains_scores_records_and_writes_metrics(tmp_path, photos):
     }
     assert on_disk["split"]["test"] == exp.names("test")
     assert {"gray", "mean_ab"} <= set(on_disk["baselines"])
+    assert on_disk["baselines_per_image"]["gray"]["names"] == exp.names("test")
+    assert set(on_disk["out_of_domain_baselines"]) == {"gray", "mean_ab"}
     assert on_disk["environment"]["torch"] == torch.__version__
     assert on_disk["profile"] == "smoke" and on_disk["note"] == "x"
     # history.csv is written by the trainer alone, once per epoch.
     history = (tmp_path / "run" / "colornet" / "history.csv").read_text()
     assert history.count("\n") == result.epochs_run + 1
     assert_every_file_declared(tmp_path / "run")
+
+
+def test_store_keeps_the_images_on_disk_and_the_notebook_code_trains_unchanged(tmp_path, photos):
+    """OVERRIDES {"store": true}: the set larger than memory stays in the disk store at the
+    training size; the same split, and the same notebook calls train and score."""
+    in_memory = start(photos, tmp_path / "memory")
+    exp = start(photos, tmp_path / "stored", store=True)
+    assert exp.cfg["store"] is True and isinstance(exp.images.images, data.StoredImages)
+    assert [exp.names(p) for p in ("train", "val", "test")] == [
+        in_memory.names(p) for p in ("train", "val", "test")
+    ]
+    train = exp.part("train")
+    assert isinstance(train, data.StoredImages) and len(train) == 8
+    assert min(train[0].shape[-2:]) == exp.cfg["size"]  # short side stored at the training size
+    assert list((photos.parent / ".cache").glob("*.store"))
+    model = define_G("colornet", widths=[4, 8], activation="sigmoid")
+    spec = ModelSpec.of(model, method="colornet", io="unit", size=exp.cfg["size"])
+    result = workflow.fit_supervised(
+        exp, model, spec, loss_fn=nn.MSELoss(), lr=0.01, epochs=1, patience=1, progress=False
+    )
+    assert result.epochs_run == 1
+    assert 0 < exp.score(model, spec, out_of_domain=False).metrics["ciede2000"] < 100
 
 
 def test_fit_gan_trains_g_and_d_and_snapshots_on_a_tiny_folder(tmp_path, photos):
@@ -102,7 +141,9 @@ def test_fit_gan_trains_g_and_d_and_snapshots_on_a_tiny_folder(tmp_path, photos)
     assert {"loss_D", "loss_G_GAN", "loss_G_pixel", "val_loss"} <= set(result.history.columns)
     assert any(not torch.equal(a, b) for a, b in zip(d_before, D.parameters(), strict=True))
     assert sorted(exp.run.snapshot_files("pix2pix_lab")) == [1, 2]
-    exp.record(spec, G, exp.score(G, spec), result, title="P", source="s", account="a")
+    entry = exp.record(spec, G, exp.score(G, spec), result, title="P", source="s", account="a")
+    # A GAN keeps its best epoch too, by validation colour error, not its last.
+    assert entry["kept_epoch"] == result.history.set_index("epoch")["val_ciede2000"].idxmin()
     exp.finish()
     assert_every_file_declared(tmp_path / "run")
 

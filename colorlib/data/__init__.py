@@ -7,10 +7,12 @@ One module per concern; each says in its docstring what it holds and what it may
     fetch      SHA-256 checksum lists; download(name): a registered set fetched file by file
     decode     decode_image (PIL/OpenCV, 16-bit, EXIF); list_folder (recursive)
     cache      load_images -> ImageSet, with the decode cache keyed on file contents
+    store      the disk-backed decode cache (StoredImages) for sets larger than memory
     splits     split -> Split: train / validation / test, by image or by group
     crops      crop geometry and rendering (random and centre squares, centre_square)
     augment    Augment (batched flips, rotation, darkening); offline_augment
     loader     BatchLoader; augment_examples
+    samples    sample_photos: scikit-image's photos, for the out-of-domain check
 
 The names below are the package's public interface (`from colorlib import data; data.X`).
 """
@@ -42,7 +44,9 @@ from colorlib.data.registry import (
     DatasetError,
     DatasetSpec,
 )
+from colorlib.data.samples import sample_photos
 from colorlib.data.splits import Split, split
+from colorlib.data.store import StoredImages
 
 __all__ = [
     "DATASETS",
@@ -60,6 +64,7 @@ __all__ = [
     "ImageDecodeError",
     "ImageSet",
     "Split",
+    "StoredImages",
     "augment_examples",
     "centre_square",
     "decode_image",
@@ -69,6 +74,7 @@ __all__ = [
     "load_images",
     "offline_augment",
     "read_checksums",
+    "sample_photos",
     "split",
     "verify_checksums",
 ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from tqdm.auto import tqdm
 from colorlib.data.decode import DataWarning, ImageDecodeError, decode_image, list_folder
 from colorlib.data.fetch import download, file_sha256
 from colorlib.data.registry import DatasetError, resolve
+from colorlib.data.store import StoredImages, build
 from colorlib.files import atomic_path
 
 # 2: entries keyed on the file's SHA-256 (1 used name, size and mtime); older caches are rebuilt.
@@ -34,7 +36,7 @@ class ImageSet:
 
     Names are paths relative to the folder ("kodim01.png", "Train/a.jpg")."""
 
-    images: list[Tensor]
+    images: Sequence[Tensor]  # a list, or a StoredImages read from disk on demand
     names: list[str]
     groups: list[str]
     source: str
@@ -166,6 +168,7 @@ def load_images(
     cache_dir: str | Path | None = None,
     keep_gray: bool = False,
     min_size: int | None = None,
+    store_side: int | None = None,
 ) -> ImageSet:
     """Load a registered set (`DATASETS`) or a folder of images as uint8 RGB tensors.
 
@@ -178,6 +181,9 @@ def load_images(
     below `min_size` are skipped with a `DataWarning` naming the file; conversions (alpha,
     palette, CMYK, 16-bit) are reported the same way. Raises ValueError when nothing usable is
     left.
+
+    `store_side`: keep the images on disk instead (`colorlib.data.store`), resized to that short
+    side, for sets larger than memory; `images` is then a `StoredImages` read on demand.
     """
     root = Path(root)
     spec, folder = resolve(name_or_path, root)
@@ -186,7 +192,11 @@ def load_images(
     if not folder.is_dir():
         raise DatasetError(f"image folder {folder} does not exist")
     cache = Path(cache_dir) if cache_dir is not None else root / ".cache"
-    entries, others = _decode_folder(folder, cache, progress)
+    stored: StoredImages | None = None
+    if store_side is None:
+        entries, others = _decode_folder(folder, cache, progress)
+    else:
+        stored, entries, others = build(folder, cache, store_side, progress=progress)
     if not entries and not others:
         raise DatasetError(f"folder {folder} contains no image files")
 
@@ -201,7 +211,7 @@ def load_images(
         if e["error"] is not None:
             skipped.append(f"{name}: {e['error']}")
             continue
-        h, w = e["image"].shape[-2:]
+        h, w = e["size"] if stored is not None else e["image"].shape[-2:]
         if e["gray"] and not keep_gray:
             skipped.append(f"{name}: grayscale image in a colour set (keep_gray=True keeps it)")
             continue
@@ -220,4 +230,6 @@ def load_images(
     for message in notes:
         warnings.warn(f"{folder / message}", DataWarning, stacklevel=2)
     source = spec.name if spec is not None else str(folder)
+    if stored is not None:  # `images` holds record numbers
+        return ImageSet(stored.subset(images), names, groups, source)
     return ImageSet(images=images, names=names, groups=groups, source=source)

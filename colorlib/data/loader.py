@@ -20,6 +20,7 @@ from torch import Tensor
 from colorlib.color import to_uint8
 from colorlib.data.augment import Augment
 from colorlib.data.crops import Box, centre_box, random_boxes, render, render_crops, resize_layout
+from colorlib.data.store import StoredImages
 from colorlib.fastlab import Scratch, model_input
 
 
@@ -39,6 +40,11 @@ class BatchLoader:
     in order, centre square crop resized to `size` (the last batch may be short).
     The draws depend only on (seed, epoch): each iteration uses the current epoch and then moves
     to the next; `set_epoch(e)` chooses the epoch of the next iteration.
+
+    `images` may be a `StoredImages` (a set larger than memory): each batch then reads its own
+    images from disk. `shard` (rank, world): in training each rank draws the same global batches
+    and keeps its block of batch_size / world of every one, so N ranks together see what one
+    process would; in evaluation rank r gets images r, r + world, ...
     """
 
     def __init__(
@@ -54,6 +60,7 @@ class BatchLoader:
         device: str | torch.device = "cpu",
         crop_min_frac: float = 0.5,
         names: Sequence[str] | None = None,
+        shard: tuple[int, int] = (0, 1),
     ) -> None:
         if len(images) == 0:
             raise ValueError("images is empty")
@@ -65,7 +72,18 @@ class BatchLoader:
             raise ValueError(f"samples_per_epoch must be >= 1, got {samples_per_epoch}")
         if names is not None and len(names) != len(images):
             raise ValueError(f"got {len(names)} names for {len(images)} images")
-        for i, image in enumerate(images):
+        rank, world = shard
+        if not 0 <= rank < world or batch_size % world:
+            raise ValueError(f"shard {shard}: need 0 <= rank < world dividing {batch_size}")
+        self.shard = shard
+        self.device = torch.device(device)
+        if isinstance(images, StoredImages):
+            # Checked when stored (uint8, short side = the store's side); read per batch.
+            self.shapes = images.shapes
+            smallest = min(min(shape) for shape in self.shapes)
+            if smallest < size:
+                raise ValueError(f"stored images are {smallest} px, below the crop size {size}")
+        for i, image in enumerate(() if isinstance(images, StoredImages) else images):
             label = names[i] if names is not None else f"image {i}"
             if image.dtype != torch.uint8 or image.dim() != 3 or image.shape[0] != 3:
                 raise ValueError(
@@ -75,9 +93,11 @@ class BatchLoader:
             if min(image.shape[-2:]) < size:
                 h, w = image.shape[-2:]
                 raise ValueError(f"{label}: {w}x{h} is smaller than the crop size {size}")
-        self.device = torch.device(device)
-        # The whole set sits in memory; move it once rather than per batch.
-        self.images = [resize_layout(image.to(self.device)) for image in images]
+        if not isinstance(images, StoredImages):
+            # The whole set sits in memory; move it once rather than per batch.
+            images = [resize_layout(image.to(self.device)) for image in images]
+            self.shapes = [(int(im.shape[-2]), int(im.shape[-1])) for im in images]
+        self.images: Sequence[Tensor] = images
         self.size = size
         self.batch_size = batch_size
         self.samples_per_epoch = samples_per_epoch
@@ -93,19 +113,21 @@ class BatchLoader:
 
     def __len__(self) -> int:
         if not self.train:
-            return math.ceil(len(self.images) / self.batch_size)
+            rank, world = self.shard
+            return math.ceil(len(range(rank, len(self.images), world)) / (self.batch_size // world))
         return math.ceil((self.samples_per_epoch or len(self.images)) / self.batch_size)
 
     def __iter__(self) -> Iterator[dict[str, Tensor]]:
         # A generator: the draws happen at the first next(), after any set_epoch() the training
         # loop makes between creating the iterator and starting the epoch.
-        shapes = [tuple(image.shape[-2:]) for image in self.images]
+        shapes, (rank, world) = self.shapes, self.shard
         # Intermediate buffers reused from batch to batch (each iterator has its own); the
         # tensors yielded are always new.
         scratch: Scratch = {}
         if not self.train:
-            for start in range(0, len(self.images), self.batch_size):
-                idx = list(range(start, min(start + self.batch_size, len(self.images))))
+            mine = list(range(rank, len(self.images), world))
+            for start in range(0, len(mine), self.batch_size // world):
+                idx = mine[start : start + self.batch_size // world]
                 boxes = [centre_box(*shapes[i]) for i in idx]
                 yield self._batch(self._render(idx, boxes), scratch)
             return
@@ -117,13 +139,15 @@ class BatchLoader:
         order = torch.cat(passes)[:n_total].tolist()
         u = torch.rand(n_total, 3, generator=generator, dtype=torch.float64)
         params = self.augment.sample(n_total, generator) if self.augment is not None else None
-        for start in range(0, n_total, self.batch_size):
-            idx = order[start : start + self.batch_size]
+        per = self.batch_size // world
+        for first in range(0, n_total, self.batch_size):
+            start = first + rank * per  # this rank's block of the global batch
+            idx = order[start : start + per]
             boxes = random_boxes(
                 [shapes[i] for i in idx], u[start : start + len(idx)], self.crop_min_frac
             )
             if self.augment is not None and params is not None:
-                crops = render_crops([self.images[i] for i in idx], boxes, self.size)
+                crops = render_crops(self._take(idx), boxes, self.size)
                 rgb = self.augment.apply_to_batch(
                     crops, {k: v[start : start + len(idx)] for k, v in params.items()}, scratch
                 )
@@ -131,8 +155,13 @@ class BatchLoader:
                 rgb = self._render(idx, boxes)
             yield self._batch(rgb, scratch)
 
+    def _take(self, idx: list[int]) -> list[Tensor]:
+        if isinstance(self.images, StoredImages):
+            return [resize_layout(self.images[i].to(self.device)) for i in idx]
+        return [self.images[i] for i in idx]
+
     def _render(self, idx: list[int], boxes: list[Box]) -> Tensor:
-        return render([self.images[i] for i in idx], boxes, self.size)
+        return render(self._take(idx), boxes, self.size)
 
     @staticmethod
     def _batch(rgb: Tensor, scratch: Scratch) -> dict[str, Tensor]:

@@ -74,6 +74,19 @@ def batch_statistics(net: nn.Module) -> Iterator[None]:
             m.num_batches_tracked.copy_(tracked)
 
 
+def input_multiple(net: nn.Module) -> int | None:
+    """What a fully convolutional generator needs H and W to be multiples of, so that it can run
+    at a photo's own aspect ratio; None for one that takes a single fixed size (the regressor
+    ends in a linear layer) or that colorlib does not know."""
+    if isinstance(net, ColorNet):
+        return 2**net.depth
+    if isinstance(net, UnetGenerator):
+        return 2**net.n_down
+    if isinstance(net, ResidualGenerator):
+        return 4  # two stride-2 convolutions
+    return None
+
+
 def count_parameters(net: nn.Module, trainable_only: bool = False) -> int:
     """Number of parameters (all, or only those with requires_grad)."""
     return sum(p.numel() for p in net.parameters() if p.requires_grad or not trainable_only)
@@ -142,5 +155,6 @@ __all__ = [
     "define_D",
     "define_G",
     "init_weights",
+    "input_multiple",
     "model_spec",
 ]
