@@ -49,7 +49,8 @@ notebooks: export COLORLIB_OFFLINE = 1
 notebooks: setup
 	rm -rf build/smoke-kodak24
 	$(PY) -m colorlib report --profile smoke --dataset kodak24 --root build --force --quiet
-	COLORLIB_SMOKE_REPORT=build/smoke-kodak24 $(PY) -m pytest -q tests/test_smoke_report.py
+	COLORLIB_SMOKE_REPORT=build/smoke-kodak24 $(PY) -m pytest -q tests/test_smoke_report.py \
+		tests/test_report.py -k smoke_report
 	# nbval reruns each notebook; without checkpoints it retrains from scratch, so the checked
 	# cells (split sizes, shapes, parameter counts, seeded metrics) prove they reproduce.
 	find build/smoke-kodak24 -type d -name checkpoints -prune -exec rm -rf {} +
@@ -59,6 +60,7 @@ notebooks: setup
 ifneq ($(and $(COLORLIB_FACES_MIRROR),$(COLORLIB_BSDS500_MIRROR)),)
 	rm -rf build/smoke-faces
 	$(PY) -m colorlib report --profile smoke --dataset faces --root build --only 07 --force --quiet
+	COLORLIB_SMOKE_REPORT=build/smoke-faces $(PY) -m pytest -q tests/test_report.py -k smoke_report
 	find build/smoke-faces -type d -name checkpoints -prune -exec rm -rf {} +
 	$(PY) -m pytest --nbval-lax -q -p no:cacheprovider build/smoke-faces/07_*.ipynb
 else

@@ -117,6 +117,17 @@ _CPU_AUG = {"augment": "flip-rotate", "crop_min_frac": 0.5}  # the faces source
 _CPU_AUG_FLICKR = {"augment": "none", "crop_min_frac": 0.5}  # Flickr1024: resized only
 _CPU_AUG_TUTORIAL = {"augment": "hflip", "crop_min_frac": 0.5}  # the Pix2Pix tutorial
 
+# The Pix2Pix tutorial's training settings, for notebook 05 and its models in notebook 07.
+_TUTORIAL_PIX2PIX = {
+    "samples_per_epoch": src("1x", TUTORIAL, "for data in tqdm(train_dl)",
+                             "an epoch is one pass over the training images"),
+    "ngf": src(64, TUTORIAL, "num_filters=64"),
+    "ndf": src(64, TUTORIAL, "num_filters=64"),
+    "lr": src(2e-4, TUTORIAL, "lr_G=2e-4"),
+    "beta1": src(0.5, TUTORIAL, "beta1=0.5"),
+    "lambda_l1": src(100.0, TUTORIAL, "lambda_L1=100."),
+}
+
 _NOTEBOOKS: dict[str, dict[str, dict[str, Any]]] = {
     "augmentation": {
         "smoke": {"size": 64, "offline_copies": 2, "examples": 4, **_CPU_AUG},
@@ -204,13 +215,7 @@ _NOTEBOOKS: dict[str, dict[str, dict[str, Any]]] = {
             "epochs": src(100, FLICKR, "epochs(number of training epochs): 100",
                           "its Pix2Pix trains 100 (the tutorial's listing runs 5, as a demo)"),
             "batch_size": src(32, TUTORIAL, "BATCH_SIZE = 32"),
-            "samples_per_epoch": src("1x", TUTORIAL, "for data in tqdm(train_dl)",
-                                     "an epoch is one pass over the training images"),
-            "ngf": src(64, TUTORIAL, "num_filters=64"),
-            "ndf": src(64, TUTORIAL, "num_filters=64"),
-            "lr": src(2e-4, TUTORIAL, "lr_G=2e-4"),
-            "beta1": src(0.5, TUTORIAL, "beta1=0.5"),
-            "lambda_l1": src(100.0, TUTORIAL, "lambda_L1=100."),
+            **_TUTORIAL_PIX2PIX,
             "snapshot_every": ours(10, "how often the fixed validation images are colorized"),
             "augment": src("hflip", TUTORIAL, "RandomHorizontalFlip", "horizontal flips only"),
             "crop_min_frac": ours(1.0, _SQUARE),
@@ -282,13 +287,7 @@ _NOTEBOOKS: dict[str, dict[str, dict[str, Any]]] = {
             "lr_colornet": src(0.01, FACES, "learning rate of 0.01"),
             "epochs": src(100, FLICKR, "epochs(number of training epochs): 100",
                           "the U-Net and Pix2Pix, as notebook 05"),
-            "samples_per_epoch": src("1x", TUTORIAL, "for data in tqdm(train_dl)",
-                                     "an epoch is one pass over the training images"),
-            "ngf": src(64, TUTORIAL, "num_filters=64"),
-            "ndf": src(64, TUTORIAL, "num_filters=64"),
-            "lr": src(2e-4, TUTORIAL, "lr_G=2e-4"),
-            "beta1": src(0.5, TUTORIAL, "beta1=0.5"),
-            "lambda_l1": src(100.0, TUTORIAL, "lambda_L1=100."),
+            **_TUTORIAL_PIX2PIX,
             "augment": src("hflip", TUTORIAL, "RandomHorizontalFlip",
                            "horizontal flips only, for all three models: one augmentation, so "
                            "only the data differ"),
@@ -387,6 +386,9 @@ def settings(
             f"{'is not a setting' if len(unknown) == 1 else 'are not settings'} of {notebook!r}; "
             f"it has {', '.join(sorted(chosen))}"
         )
+    switches = [n for n, v in given.items() if type(chosen[n]) is bool and type(v) is not bool]
+    if switches:  # a switch given as "yes" or 1 would be read as whatever its truth is
+        raise UserError(f"OVERRIDES: {switches[0]} {given[switches[0]]!r} must be true or false")
     chosen.update(given)
     if chosen["dry_run"]:
         chosen.update({k: v for k, v in DRY_RUN.items() if k in chosen and k not in given})

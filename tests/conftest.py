@@ -109,6 +109,25 @@ def photo_folder(tmp_path: Path, make_photo: MakePhoto) -> Path:
     return folder
 
 
+@pytest.fixture
+def decodes_of(monkeypatch) -> Callable[[object], list[str]]:
+    """``decodes_of(module)``: from now on, the names of the files `module` decodes (rather
+    than takes from a cache), in order."""
+
+    def watch(module) -> list[str]:
+        names: list[str] = []
+        original = module.decode_image
+
+        def counting(path):
+            names.append(Path(path).name)
+            return original(path)
+
+        monkeypatch.setattr(module, "decode_image", counting)
+        return names
+
+    return watch
+
+
 @pytest.fixture(scope="session")
 def faces_mirror() -> Path:
     """The local folder of the 750 course faces ($COLORLIB_FACES_MIRROR, default

@@ -14,7 +14,7 @@ import torch
 from PIL import Image
 
 import colorlib.data.cache as cache
-from colorlib.data import DATASETS, BatchLoader, DataWarning, ImageSet, decode_image, load_images
+from colorlib.data import DATASETS, BatchLoader, DataWarning, ImageSet, load_images
 
 REPO = Path(__file__).resolve().parents[1]
 KODAK = REPO / "data" / "kodak24"
@@ -29,16 +29,9 @@ def chw(image: Image.Image) -> torch.Tensor:
 
 
 @pytest.fixture
-def decoded(monkeypatch) -> list[str]:
+def decoded(decodes_of) -> list[str]:
     """The names of the files `load_images` decodes (rather than takes from its cache)."""
-    names: list[str] = []
-
-    def counting(path):
-        names.append(Path(path).name)
-        return decode_image(path)
-
-    monkeypatch.setattr(cache, "decode_image", counting)
-    return names
+    return decodes_of(cache)
 
 
 # --- registry and kodak24 -------------------------------------------------------------------------

@@ -32,16 +32,9 @@ def folder(tmp_path, make_photo) -> Path:
 
 
 @pytest.fixture
-def decoded(monkeypatch) -> list[str]:
+def decoded(decodes_of) -> list[str]:
     """The names of the files the store decodes."""
-    names: list[str] = []
-
-    def counting(path):
-        names.append(Path(path).name)
-        return decode_image(path)
-
-    monkeypatch.setattr(store, "decode_image", counting)
-    return names
+    return decodes_of(store)
 
 
 def load(folder: Path, tmp_path: Path):

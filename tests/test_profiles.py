@@ -205,6 +205,8 @@ def test_overrides_may_be_a_json_object_string_as_papermill_passes_them():
         (["epochs", 3], r"OVERRIDES must be a dict or a JSON object string, got list"),
         (3, r"OVERRIDES must be a dict or a JSON object string, got int 3"),
         ('{"epoch": 3}', r"OVERRIDES: 'epoch' is not a setting of 'pix2pix'; it has .*epochs"),
+        ('{"store": "yes"}', r"OVERRIDES: store 'yes' must be true or false"),
+        ('{"dry_run": 1}', r"OVERRIDES: dry_run 1 must be true or false"),
     ],
 )
 def test_bad_overrides_are_user_errors_naming_overrides(given, says):
