@@ -117,25 +117,33 @@ def lab_vs_rgb(runs: dict) -> str:
     if diff is None:
         return "Pix2Pix in Lab and in RGB were not both scored image by image: no claim"
     return (
-        f"Pix2Pix (Lab), {lab.metrics['ciede2000']:.2f}, is "
-        f"{stats.verdict(diff, other='Pix2Pix (RGB)')}, {rgb.metrics['ciede2000']:.2f}, scored "
-        "on its own output"
+        f"Pix2Pix (RGB), scored on its own output, averages {rgb.metrics['ciede2000']:.2f} and "
+        f"Pix2Pix (Lab) {lab.metrics['ciede2000']:.2f}: Lab is "
+        f"{stats.verdict(diff, other='Pix2Pix (RGB)')}"
     )
 
 
+def _listed(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
 def caveats(runs_by_name: dict[str, dict]) -> list[str]:
-    """What the runs themselves say limits their numbers."""
-    notes, elsewhere = [], []
+    """What the runs themselves say limits their numbers: random perceptual features (one note
+    for the reports that share them), and each report's photos unlike its training set."""
+    random: dict[tuple[str, str], list[str]] = {}
+    elsewhere = []
     for name, runs in runs_by_name.items():
         for _, _, entry in comparison.compared(runs):
             if _random_features(entry):
-                notes.append(
-                    f"{RANDOM_FEATURES} On {name}, the {entry['title']}'s perceptual loss ran "
-                    f"on {entry['perceptual_features']}, not on ImageNet-trained VGG features."
-                )
+                random.setdefault((entry["title"], entry["perceptual_features"]), []).append(name)
         ood = comparison.out_of_domain(runs)
         if ood is not None:
-            elsewhere.append(f"{ood[1].removesuffix('.')} (models trained on {name}).")
+            elsewhere.append(f"**Models trained on {name}.** {ood[1]}")
+    notes = [
+        f"{RANDOM_FEATURES} On {_listed(names)}, the {title}'s perceptual loss ran on "
+        f"{features}, not on ImageNet-trained VGG features."
+        for (title, features), names in random.items()
+    ]
     return notes + elsewhere
 
 
@@ -167,6 +175,12 @@ def section(
             f"On BSDS500's natural scenes ([{b['link']}]({b['link']}/README.md), the set's own "
             f"split: {b['test']} test scenes, {b['train']} training scenes, {b['time']}), "
             f"{against_gray(scenes)} There {lowest(scenes)}; {lab_vs_rgb(scenes)}.",
+            "",
+            "Portraits against scenes: notebook 07 trains ColorNet, the L1-only U-Net and "
+            "Pix2Pix (Lab) on the faces and on BSDS500 alike and tests each on both and on "
+            "Kodak24; its cross table and conclusions are in the section *Notebook "
+            f"07_dataset_effect* of [{f['link']}]({f['link']}/README.md) and "
+            f"[{b['link']}]({b['link']}/README.md).",
             "",
             *[
                 f"{note}\n"
