@@ -6,8 +6,11 @@
 in memory (`load_images`, today's default) and from disk (`load_images(store_side=...)`). Each
 configuration runs twice in its own process: once to build its cache (decode), once to load it
 and draw --batches batches; the second gives images/s and peak resident memory (ru_maxrss), the
-first the build time. Ratios are against the in-memory loader at the same size, or, where that
-is skipped for memory (more than --memory-share of the available RAM), the largest measured.
+first the build time. The disk store is read twice: cold, its record file dropped from the page
+cache first (posix_fadvise, no privileges needed), so every record comes from the disk; and warm,
+the file read once first. Each row says how much of the file the page cache held (mincore).
+Ratios are against the in-memory loader at the same size, or, where that is skipped for memory
+(more than --memory-share of the available RAM), the largest measured.
 
 `train`: one epoch-sized run of a small ColorNet with colorlib's Trainer, 1 process and then 2
 gloo processes (each half of the same global batch), samples/s and their ratio.
@@ -80,19 +83,61 @@ def make_folders(work: Path, counts: list[int]) -> dict[int, Path]:
     return folders
 
 
-def child_loader(folder: str, mode: str, size: int, batches: int, batch: int, cache: str) -> dict:
-    """In a fresh process: load the set (building or reading its cache) and draw batches."""
+def page_cache_share(path: Path) -> float:
+    """The share of `path`'s pages in the operating system's page cache (mincore(2))."""
+    import ctypes
+    import mmap
+
+    size = path.stat().st_size
+    pages = -(-size // mmap.PAGESIZE)
+    with open(path, "rb") as f:
+        mapping = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY)  # private: never written
+    try:
+        address = ctypes.addressof(ctypes.c_char.from_buffer(mapping))
+        flags = (ctypes.c_ubyte * pages)()
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.mincore(ctypes.c_void_p(address), ctypes.c_size_t(size), flags) != 0:
+            raise OSError(ctypes.get_errno(), "mincore failed")
+        share = sum(b & 1 for b in flags) / pages
+        del address  # the exported buffer must go before the mapping closes
+        return share
+    finally:
+        mapping.close()
+
+
+def set_page_cache(path: Path, state: str) -> None:
+    """Make `path` cold (its pages dropped from the page cache: posix_fadvise DONTNEED, which
+    needs no privileges) or warm (read once, start to end)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        if state == "cold":
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        elif state == "warm":
+            while os.read(fd, 1 << 24):
+                pass
+    finally:
+        os.close(fd)
+
+
+def child_loader(
+    folder: str, mode: str, size: int, batches: int, batch: int, cache: str, state: str
+) -> dict:
+    """In a fresh process: load the set (building or reading its cache) and draw batches; from
+    the disk store, with its record file first made `state` (cold or warm) in the page cache."""
     import torch
 
-    from colorlib.data import Augment, BatchLoader, load_images
+    from colorlib.data import Augment, BatchLoader, StoredImages, load_images
 
     torch.set_num_threads(1)  # a 2-core machine shared with others: one core each, steadier
     start = time.perf_counter()
     side = size if mode == "disk" else None
     images = load_images(folder, cache_dir=cache, progress=False, store_side=side)
     loaded = time.perf_counter() - start
-    rate = 0.0
+    rate, cached = 0.0, None
     if batches:
+        if isinstance(images.images, StoredImages):
+            set_page_cache(images.images.path, state)
+            cached = page_cache_share(images.images.path)
         loader = BatchLoader(
             images.images,
             size=size,
@@ -105,7 +150,7 @@ def child_loader(folder: str, mode: str, size: int, batches: int, batch: int, ca
         count = sum(b["L"].shape[0] for b in loader)
         rate = count / (time.perf_counter() - start)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"load_s": loaded, "img_s": rate, "peak_mb": peak}
+    return {"load_s": loaded, "img_s": rate, "peak_mb": peak, "cached": cached}
 
 
 def run_child(*args: str) -> dict:
@@ -140,28 +185,33 @@ def bench_loader(args: argparse.Namespace) -> None:
                 continue
             cache = str(args.work / f"cache-{mode}")
             common = (str(folder), mode, str(args.size))
-            built = run_child(*common, "0", str(args.batch), cache, "build")
-            measured = run_child(*common, str(args.batches), str(args.batch), cache, "read")
-            rows.append((count, mode, built["load_s"], measured))
-            print(
-                f"{count:>6} {mode:>6}: build {built['load_s']:7.1f} s, load "
-                f"{measured['load_s']:6.2f} s, {measured['img_s']:7.1f} img/s, "
-                f"peak {measured['peak_mb']:7.0f} MB",
-                flush=True,
-            )
+            built = run_child(*common, "0", str(args.batch), cache, "-")
+            # The store is read cold (from the disk) and warm (from the page cache); in memory
+            # the page cache plays no part once the set is loaded.
+            for state in ("cold", "warm") if mode == "disk" else ("-",):
+                m = run_child(*common, str(args.batches), str(args.batch), cache, state)
+                label = mode if state == "-" else f"{mode} {state}"
+                rows.append((count, label, m))
+                cached = "" if m["cached"] is None else f", {m['cached']:4.0%} in page cache"
+                print(
+                    f"{count:>6} {label:>10}: build {built['load_s']:7.1f} s, load "
+                    f"{m['load_s']:6.2f} s, {m['img_s']:7.1f} img/s, "
+                    f"peak {m['peak_mb']:7.0f} MB{cached}",
+                    flush=True,
+                )
     print()
-    header = ("images", "loader", "img/s", "peak MB", "vs memory", "MB vs 1k")
-    print("{:>6} {:>6} {:>8} {:>8} {:>10} {:>9}".format(*header))
-    memory = {c: m for c, mode, _, m in rows if mode == "memory"}
-    first_disk = next((m for _, mode, _, m in rows if mode == "disk"), None)
-    for count, mode, _, m in rows:
+    header = ("images", "loader", "img/s", "peak MB", "vs memory", f"MB vs {min(folders)}")
+    print("{:>6} {:>10} {:>8} {:>8} {:>10} {:>9}".format(*header))
+    memory = {c: m for c, label, m in rows if label == "memory"}
+    first = {label: m for _, label, m in reversed(rows)}  # each loader's smallest size
+    for count, label, m in rows:
         base = memory.get(count) or memory[max(memory)]
         ratio = m["img_s"] / base["img_s"]
-        mark = "" if count in memory else f" (vs {max(memory)})"
-        grow = m["peak_mb"] / first_disk["peak_mb"] if mode == "disk" and first_disk else None
+        mark = "" if count in memory else f" (vs memory at {max(memory)})"
+        grow = m["peak_mb"] / first[label]["peak_mb"] if label != "memory" else None
         grow_text = f"{grow:8.2f}x" if grow is not None else f"{'':9}"
         print(
-            f"{count:>6} {mode:>6} {m['img_s']:8.1f} {m['peak_mb']:8.0f} {ratio:9.2f}x "
+            f"{count:>6} {label:>10} {m['img_s']:8.1f} {m['peak_mb']:8.0f} {ratio:9.2f}x "
             f"{grow_text}{mark}"
         )
 
@@ -221,8 +271,8 @@ def bench_train(args: argparse.Namespace) -> None:
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "child":
-        folder, mode, size, batches, batch, cache, _ = sys.argv[2:9]
-        result = child_loader(folder, mode, int(size), int(batches), int(batch), cache)
+        folder, mode, size, batches, batch, cache, state = sys.argv[2:9]
+        result = child_loader(folder, mode, int(size), int(batches), int(batch), cache, state)
         print(json.dumps(result))
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

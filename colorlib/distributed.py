@@ -21,7 +21,7 @@ import copy
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -98,12 +98,35 @@ def shard(loader: Any) -> Any:
     return out
 
 
-def fit(trainer: Any, loader: Any) -> Any:
+def fit(trainer: Any, loader: Any, nets: Sequence[nn.Module] = ()) -> Any:
     """`trainer.fit` on this rank's shard of `loader`; returns once every rank is done, so the
-    checkpoints rank 0 wrote can be read by all."""
+    checkpoints rank 0 wrote can be read by all. `nets`: the networks the step trains, checked
+    to be the same on every rank after the first step (`check_in_step`)."""
+    if nets:
+        check_in_step(trainer.engine, nets)
     result = trainer.fit(shard(loader))
     barrier()
     return result
+
+
+def check_in_step(engine: Engine, nets: Sequence[nn.Module]) -> None:
+    """After `engine`'s first step, stop with one line if the ranks' `nets` differ: a step that
+    updates nets not wrapped by `auto_model` trains one unsynchronised copy per process, each on
+    its own shard, and would quietly report rank 0's. Nothing in a single process."""
+    if world_size() == 1:
+        return
+
+    @engine.on(Events.ITERATION_COMPLETED)
+    def _compare(engine: Engine) -> None:
+        engine.remove_event_handler(_compare, Events.ITERATION_COMPLETED)  # once
+        sums = torch.stack([p.detach().double().sum() for net in nets for p in net.parameters()])
+        every = idist.all_gather(sums).reshape(world_size(), -1)  # the same on every rank
+        if not torch.allclose(every, every[0].expand_as(every), rtol=1e-6, atol=1e-9):
+            raise UserError(
+                "the training step left different weights on each process: a step of your own "
+                "must update the nets wrapped by colorlib.distributed.auto_model (as "
+                "workflow.fit_supervised and fit_gan do), or run in one process, without torchrun"
+            )
 
 
 def same_on_every_rank(evaluator: Engine, model: nn.Module) -> Engine:
@@ -125,12 +148,6 @@ def barrier() -> None:
     """Wait for every rank (after training: rank 0 has written the checkpoints the others read)."""
     if world_size() > 1:
         idist.barrier()
-
-
-def single_process_only(what: str) -> None:
-    """Refuse `what` under several ranks rather than train N unsynchronised copies."""
-    if world_size() > 1:
-        raise UserError(f"{what} does not run on several processes yet: launch it without torchrun")
 
 
 class RankRun(Run):

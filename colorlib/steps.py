@@ -173,6 +173,11 @@ def gan_step(
     Lab GAN) plus, when given, ``lambda_perceptual * perceptual(x, fake, real)``. With
     ``g_every=k`` G is updated on every k-th step only (the Lab GAN source's option); its losses
     are still computed and reported every step. `amp`: see `autocast_dtype`.
+
+    Under several processes G and D come wrapped in DistributedDataParallel
+    (`colorlib.distributed.auto_model`): D's update averages D's gradients over the ranks, G's
+    averages G's. G's update calls D's own module, not the wrapper: D is frozen there, so the
+    wrapper has nothing to reduce (and would only broadcast D's buffers again).
     """
     device = torch.device(device)
     pixel_loss = pixel_loss if pixel_loss is not None else nn.L1Loss()
@@ -180,11 +185,16 @@ def gan_step(
     scaler_G = _precision(device, amp)[1]
     count = {"steps": 0}
 
+    frozen_D = D.module if isinstance(D, nn.parallel.DistributedDataParallel) else D
+
     def step(batch: Mapping[str, torch.Tensor]) -> dict[str, float]:
         G.train()
         D.train()
         x, real = (t.to(device) for t in pair(batch))
-        with autocast():
+        update_G = count["steps"] % g_every == 0
+        # A step that leaves G alone keeps no graph through G: less memory, and a wrapped G is
+        # not left expecting a backward pass.
+        with autocast(), torch.set_grad_enabled(update_G):
             fake = G(x)
 
         set_requires_grad(D, True)
@@ -200,8 +210,8 @@ def gan_step(
         # D's weights are constants for G's update: no gradients wasted on them.
         set_requires_grad(D, False)
         opt_G.zero_grad(set_to_none=True)
-        with autocast():
-            loss_G_GAN = gan_loss(D(torch.cat([x, fake], 1)), True)
+        with autocast(), torch.set_grad_enabled(update_G):
+            loss_G_GAN = gan_loss(frozen_D(torch.cat([x, fake], 1)), True)
             loss_G_pixel = pixel_loss(fake, real)
             loss_G = loss_G_GAN + lambda_pixel * loss_G_pixel
             out = {}
@@ -209,7 +219,7 @@ def gan_step(
                 loss_G_perc = perceptual(x, fake, real)
                 loss_G = loss_G + lambda_perceptual * loss_G_perc
                 out["loss_G_perceptual"] = loss_G_perc.item()
-        if count["steps"] % g_every == 0:
+        if update_G:
             scaler_G.scale(loss_G).backward()
             scaler_G.step(opt_G)
             scaler_G.update()

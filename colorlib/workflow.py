@@ -107,7 +107,8 @@ def fit(
         running=running,
         progress=progress,
     )
-    result = distributed.fit(trainer, exp.loader("train", **own))
+    nets = [value for value in to_save.values() if isinstance(value, nn.Module)]
+    result = distributed.fit(trainer, exp.loader("train", **own), nets)
     if result.best_checkpoint is not None:
         engine.load_best(model, result.best_checkpoint)
     return result
@@ -172,14 +173,14 @@ def fit_gan(
     loader: Mapping[str, Any] | None = None,
 ) -> engine.TrainResult:
     """Train a conditional GAN with Adam (D then G each step, see `steps.gan_step`)."""
-    distributed.single_process_only("GAN training (fit_gan)")
     G.to(exp.device)
     D.to(exp.device)
     opt_G = torch.optim.Adam(G.parameters(), lr=lr, betas=betas)
     opt_D = torch.optim.Adam(D.parameters(), lr=lr, betas=betas)
     pixel = pixel_loss if pixel_loss is not None else nn.L1Loss()
     step = steps.gan_step(
-        G, D, opt_G, opt_D, gan_loss, pair=spec.convention.pair, pixel_loss=pixel,
+        distributed.auto_model(G), distributed.auto_model(D), opt_G, opt_D, gan_loss,
+        pair=spec.convention.pair, pixel_loss=pixel,
         lambda_pixel=lambda_pixel, perceptual=perceptual, lambda_perceptual=lambda_perceptual,
         g_every=g_every, device=exp.device,
     )  # fmt: skip

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
@@ -120,17 +121,27 @@ class BatchLoader:
     def __iter__(self) -> Iterator[dict[str, Tensor]]:
         # A generator: the draws happen at the first next(), after any set_epoch() the training
         # loop makes between creating the iterator and starting the epoch.
-        shapes, (rank, world) = self.shapes, self.shard
+        plans = self._plan()
         # Intermediate buffers reused from batch to batch (each iterator has its own); the
         # tensors yielded are always new.
         scratch: Scratch = {}
+        for (_, boxes, params), images in zip(plans, self._images_of(plans), strict=True):
+            if params is not None and self.augment is not None:
+                rgb = self.augment.apply_to_batch(
+                    render_crops(images, boxes, self.size), params, scratch
+                )
+            else:
+                rgb = render(images, boxes, self.size)
+            yield self._batch(rgb, scratch)
+
+    def _plan(self) -> list[tuple[list[int], list[Box], dict[str, Tensor] | None]]:
+        """This iteration's batches: (image indices, crop boxes, augmentation draws) each."""
+        shapes, (rank, world) = self.shapes, self.shard
+        per = self.batch_size // world
         if not self.train:
             mine = list(range(rank, len(self.images), world))
-            for start in range(0, len(mine), self.batch_size // world):
-                idx = mine[start : start + self.batch_size // world]
-                boxes = [centre_box(*shapes[i]) for i in idx]
-                yield self._batch(self._render(idx, boxes), scratch)
-            return
+            batches = [mine[start : start + per] for start in range(0, len(mine), per)]
+            return [(idx, [centre_box(*shapes[i]) for i in idx], None) for idx in batches]
         epoch, self.epoch = self.epoch, self.epoch + 1
         generator = _epoch_generator(self.seed, epoch)
         n_total = len(self) * self.batch_size
@@ -139,29 +150,35 @@ class BatchLoader:
         order = torch.cat(passes)[:n_total].tolist()
         u = torch.rand(n_total, 3, generator=generator, dtype=torch.float64)
         params = self.augment.sample(n_total, generator) if self.augment is not None else None
-        per = self.batch_size // world
+        plans = []
         for first in range(0, n_total, self.batch_size):
             start = first + rank * per  # this rank's block of the global batch
             idx = order[start : start + per]
-            boxes = random_boxes(
-                [shapes[i] for i in idx], u[start : start + len(idx)], self.crop_min_frac
-            )
-            if self.augment is not None and params is not None:
-                crops = render_crops(self._take(idx), boxes, self.size)
-                rgb = self.augment.apply_to_batch(
-                    crops, {k: v[start : start + len(idx)] for k, v in params.items()}, scratch
-                )
-            else:
-                rgb = self._render(idx, boxes)
-            yield self._batch(rgb, scratch)
+            part = slice(start, start + len(idx))
+            boxes = random_boxes([shapes[i] for i in idx], u[part], self.crop_min_frac)
+            drawn = {k: v[part] for k, v in params.items()} if params is not None else None
+            plans.append((idx, boxes, drawn))
+        return plans
 
-    def _take(self, idx: list[int]) -> list[Tensor]:
-        if isinstance(self.images, StoredImages):
-            return [resize_layout(self.images[i].to(self.device)) for i in idx]
-        return [self.images[i] for i in idx]
+    def _images_of(self, plans: list) -> Iterator[list[Tensor]]:
+        """Each plan's images. From a store on disk, the next batch's records are read in a
+        background thread while this batch is cut and converted (the read waits on the disk,
+        not on Python), so a cold disk costs little more than a warm page cache."""
+        if not isinstance(self.images, StoredImages):
+            for idx, _, _ in plans:
+                yield [self.images[i] for i in idx]
+            return
+        with ThreadPoolExecutor(1, thread_name_prefix="colorlib-read-ahead") as pool:
+            ahead = [pool.submit(self._read, idx) for idx, _, _ in plans[:1]]
+            for k in range(len(plans)):
+                images = ahead.pop().result()
+                if k + 1 < len(plans):
+                    ahead.append(pool.submit(self._read, plans[k + 1][0]))
+                yield images
 
-    def _render(self, idx: list[int], boxes: list[Box]) -> Tensor:
-        return render(self._take(idx), boxes, self.size)
+    def _read(self, idx: list[int]) -> list[Tensor]:
+        assert isinstance(self.images, StoredImages)
+        return [resize_layout(image.to(self.device)) for image in self.images.read(idx)]
 
     @staticmethod
     def _batch(rgb: Tensor, scratch: Scratch) -> dict[str, Tensor]:
